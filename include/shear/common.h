@@ -1,0 +1,44 @@
+// Shared helpers for every module: error macros that print file:line and a hint, checked allocation,
+// logging on rank 0. Kept tiny on purpose: kernels include only ops.h, never this file.
+#ifndef SHEAR_COMMON_H
+#define SHEAR_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+// Exit codes. SHEAR_EXIT_CHECKPOINTED means "checkpointed, not finished": job scripts requeue on it.
+#define SHEAR_EXIT_OK 0
+#define SHEAR_EXIT_ERROR 1
+#define SHEAR_EXIT_USAGE 2
+#define SHEAR_EXIT_CHECKPOINTED 75
+
+// Prints "shear: error: <msg> (file:line)" and exits every rank (MPI_Abort when MPI is up, exit otherwise).
+// The message names what is wrong and what was expected; that is the whole user-facing contract.
+void shear_die(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+#define SHEAR_DIE(...) shear_die(__FILE__, __LINE__, __VA_ARGS__)
+#define SHEAR_CHECK(cond, ...) do { if (!(cond)) shear_die(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+
+// Allocation that cannot return NULL: out of memory names the size asked for.
+void *shear_malloc_(size_t bytes, const char *file, int line);
+void *shear_calloc_(size_t n, size_t size, const char *file, int line);
+#define shear_malloc(bytes) shear_malloc_((bytes), __FILE__, __LINE__)
+#define shear_calloc(n, size) shear_calloc_((n), (size), __FILE__, __LINE__)
+char *shear_strdup(const char *s);
+
+// Rank-0 logging. shear_log_rank is set by dist_init; before that every process logs.
+extern int shear_log_rank;
+void shear_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void shear_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Wall clock in seconds (monotonic).
+double shear_now(void);
+
+// Reads a whole file into a NUL-terminated buffer; *len gets its size. Dies naming the path on failure.
+char *shear_read_file(const char *path, size_t *len);
+// mkdir -p; dies naming the path when it cannot.
+void shear_mkdirs(const char *path);
+int shear_file_exists(const char *path);
+
+#endif

@@ -1,0 +1,32 @@
+// Small HDF5 helpers shared by model files, token stores and checkpoints: one checking macro, attribute and
+// string-dataset read/write. Every failure names the file and the object.
+#ifndef SHEAR_H5UTIL_H
+#define SHEAR_H5UTIL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shear/common.h"
+
+// A negative HDF5 return is fatal: the message names the call, the object and a hint.
+#define H5_CHECK(call, ...) do { if ((call) < 0) { char h5m_[512]; snprintf(h5m_, sizeof h5m_, __VA_ARGS__); \
+    SHEAR_DIE("HDF5: %s failed: %s", #call, h5m_); } } while (0)
+
+// Silences HDF5's own error-stack printing: Shear reports errors itself, once.
+void h5_quiet(void);
+// Attributes on an object (file, group or dataset).
+void h5_attr_write_int(hid_t obj, const char *name, int64_t v);
+void h5_attr_write_double(hid_t obj, const char *name, double v);
+void h5_attr_write_string(hid_t obj, const char *name, const char *s);
+// Readers return 0 on success, -1 when the attribute is missing or of the wrong kind.
+int h5_attr_read_int(hid_t obj, const char *name, int64_t *v);
+int h5_attr_read_double(hid_t obj, const char *name, double *v);
+int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len);
+// A 1-D uint8 dataset holding text (decks can exceed the ~64 KB attribute limit).
+void h5_write_text(hid_t loc, const char *name, const char *text);
+char *h5_read_text(hid_t loc, const char *name); // malloc'd, or NULL when absent
+// Creates intermediate groups for a path like "a/b/c" below loc (the last component excluded).
+void h5_make_parents(hid_t loc, const char *path);
+
+#endif

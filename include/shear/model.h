@@ -1,0 +1,126 @@
+// The LLaMA model over the ops interface: a parameter table (Hugging Face names, shapes, offsets into one
+// buffer per role), activations for a (B, T) micro-batch, forward and backward with optional gates.
+// Any shape: MHA or GQA, head_dim independent of dim / n_heads, untied head.
+#ifndef SHEAR_MODEL_H
+#define SHEAR_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shear/ops.h"
+
+typedef struct {
+    int dim;          // d
+    int n_layers;     // L
+    int n_heads;      // H
+    int n_kv_heads;   // Hkv (== H for MHA)
+    int head_dim;     // hd
+    int intermediate; // I
+    int vocab;        // V
+    float rope_theta;
+    float norm_eps;
+} ModelConfig;
+
+// What a parameter is, so code that must treat kinds differently (weight decay, finalize slicing) can ask.
+typedef enum {
+    P_EMBED, P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, P_NORM_ATTN, P_NORM_MLP, P_NORM_FINAL, P_HEAD
+} ParamKind;
+
+#define PARAM_NAME_LEN 96
+
+typedef struct {
+    char name[PARAM_NAME_LEN]; // Hugging Face name, e.g. "model.layers.3.self_attn.q_proj.weight"
+    ParamKind kind;
+    int layer;                 // block index, -1 for embedding, final norm and head
+    int ndim;                  // 1 or 2
+    int shape[2];              // [out, in] for linear weights; [d] for norms
+    size_t numel;
+    size_t offset;             // in floats, into every role buffer (weights, grads, Adam m, Adam v)
+} ParamInfo;
+
+typedef struct {
+    int n;            // number of tensors: 2 + 9 L + 1
+    ParamInfo *p;     // [n]
+    size_t total;     // floats in one role buffer
+} ParamTable;
+
+// Gates of one micro-batch (device buffers; NULL = not gated). Gradients are accumulated (+=) where non-NULL.
+typedef struct {
+    const float *layer;        // [L]    multiplies attention and MLP branch outputs
+    const float *head_layer;   // [L]    attention branch only (CoFi pair, instead of layer)
+    const float *mlp;          // [L]    MLP branch only
+    const float *head;         // [L,G]  per KV group (G = Hkv; == H for MHA) on the attention context
+    const float *intermediate; // [L,I]  on the up projection
+    const float *hidden;       // [d]    on both branch outputs and the three norms
+    float *d_layer, *d_head_layer, *d_mlp, *d_head, *d_intermediate, *d_hidden;
+} ModelGates;
+
+typedef struct {
+    ModelConfig cfg;
+    const ShearOps *ops;
+    ParamTable table;
+    float *w;     // [total] weights (backend memory)
+    float *g;     // [total] gradients
+
+    // activations, sized for B x T = N rows (backend memory); l = layer
+    int B, T;
+    int32_t *tokens;   // [N]
+    int32_t *targets;  // [N]  next token or -1 (not scored)
+    float *x;          // [L+1, N, d] residual stream entering each block, and the final one
+    float *xn1;        // [L, N, d] input_layernorm output
+    float *rstd1;      // [L, N]
+    float *q;          // [L, N, H*hd] after RoPE
+    float *k;          // [L, N, Hkv*hd] after RoPE
+    float *v;          // [L, N, Hkv*hd]
+    float *att;        // [L, N, H*hd] attention context before head gates
+    float *lse;        // [L, B, H, T]
+    float *attg;       // [L, N, H*hd] context after head gates (input of o_proj)
+    float *ao;         // [L, N, d] o_proj output before branch gates
+    float *x_mid;      // [L, N, d] residual after attention
+    float *xn2;        // [L, N, d] post_attention_layernorm output
+    float *rstd2;      // [L, N]
+    float *mg;         // [L, N, I] gate_proj output
+    float *mu;         // [L, N, I] up_proj output before intermediate gates
+    float *mug;        // [L, N, I] up after intermediate gates
+    float *mh;         // [L, N, I] silu(gate) * up
+    float *mo;         // [L, N, d] down_proj output before branch gates
+    float *xnf;        // [N, d] final norm output
+    float *rstdf;      // [N]
+    // scratch and gradients of activations
+    float *s1, *s2;    // [N, max(d, H*hd, I)] gate temporaries
+    float *dx;         // [N, d] gradient of the residual stream
+    float *dxn;        // [N, d] gradient of a norm output
+    float *dbr;        // [N, d] gradient of a branch output before its gates
+    float *dbig;       // [N, max(H*hd, I)] gradient of o_proj / down_proj inputs
+    float *dq, *dk, *dv; // [N, H*hd], [N, Hkv*hd], [N, Hkv*hd]
+    float *dmg, *dmu;  // [N, I]
+} Model;
+
+// Checks a shape; returns 0 or writes why it is not a LLaMA shape into err.
+int model_config_check(const ModelConfig *c, char *err, size_t errlen);
+// Parameter table in Hugging Face order: embed, per layer (q k v o gate up down, two norms), norm, lm_head.
+void param_table_build(ParamTable *t, const ModelConfig *c);
+void param_table_free(ParamTable *t);
+// Index of a tensor by Hugging Face name, or -1.
+int param_table_find(const ParamTable *t, const char *name);
+size_t model_param_count(const ModelConfig *c);
+
+// Allocates weights and grads (zeroed) on the backend.
+void model_create(Model *m, const ShearOps *ops, const ModelConfig *c);
+// Normal(0, std) for 2-D weights, 1 for norms; a function of (seed, tensor, element) only.
+void model_init_weights(Model *m, uint64_t seed, float std);
+// (Re)allocates activations for micro-batches of B sequences of T tokens.
+void model_alloc_acts(Model *m, int B, int T);
+void model_free(Model *m);
+
+// Forward of B <= m->B sequences of m->T tokens: host tokens/targets [B*T] (targets -1 = not scored).
+// Returns the sum of token losses. row_loss [B*T] (host, optional) receives per-position losses;
+// logits [B*T, V] (host, optional) the logits.
+double model_forward(Model *m, int B, const int32_t *tokens, const int32_t *targets, const ModelGates *gates,
+                     float *row_loss, float *logits);
+// Forward and backward of one micro-batch: grads += d(dscale * sum of token losses)/dw (and gate grads).
+// Returns the loss sum.
+double model_forward_backward(Model *m, int B, const int32_t *tokens, const int32_t *targets,
+                              const ModelGates *gates, float dscale);
+
+#endif

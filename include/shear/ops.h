@@ -1,0 +1,118 @@
+// The ops interface: every computation the model, the masks and the optimizer need, over raw buffers that the
+// backend owns. Two backends implement it: kernels/cpu (fp32, OpenMP + CBLAS) and kernels/cuda. Host code never
+// dereferences a tensor buffer; it calls upload/download.
+//
+// Conventions, for every op:
+// - Shapes are row-major; a linear weight w is [OC, C] (Hugging Face [out_features, in_features]).
+// - Forward ops OVERWRITE their outputs.
+// - Backward ops ADD (+=) into every gradient they write, parameter grads and input grads alike; a gradient
+//   pointer that is NULL is not computed. Callers zero what must start at zero.
+// - Gates (z) are optional: NULL means "all ones" and costs nothing.
+// - Sizes that can exceed 2^31 are size_t; per-row widths are int.
+#ifndef SHEAR_OPS_H
+#define SHEAR_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shear/rng.h"
+
+typedef struct ShearOps {
+    const char *name; // "cpu" or "cuda"
+
+    // ---- memory: every buffer a model uses comes from here ----
+    void *(*alloc)(size_t bytes);                                  // zero-filled; dies on failure
+    void (*free)(void *p);
+    void (*upload)(void *dst, const void *src_host, size_t bytes);
+    void (*download)(void *dst_host, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);        // device to device
+    void (*zero)(void *p, size_t bytes);
+    void (*sync)(void);                                             // wait for queued work
+
+    // ---- elementwise / reductions ----
+    // y[n] += a * x[n]
+    void (*axpy)(float *y, const float *x, float a, size_t n);
+    // x[n] *= s
+    void (*scale)(float *x, float s, size_t n);
+    // sum x[n]^2 in double, returned to the host
+    double (*sumsq)(const float *x, size_t n);
+    // 1 if every element is finite, else 0 (NaN/Inf loss and gradient checks)
+    int (*all_finite)(const float *x, size_t n);
+
+    // ---- embedding ----
+    // out[N,d] = wte[tok[n], :]; tok[N] is a device buffer
+    void (*embedding_fwd)(float *out, const int32_t *tok, const float *wte, size_t N, int d);
+    // dwte[tok[n], :] += dout[n, :]
+    void (*embedding_bwd)(float *dwte, const float *dout, const int32_t *tok, size_t N, int d);
+
+    // ---- masked RMSNorm ----
+    // kept = {j : z == NULL or z[j] != 0}; rstd[n] = 1/sqrt(mean_{j in kept} inp[n,j]^2 + eps)
+    // out[n,j] = w[j] * inp[n,j] * rstd[n] * (z ? z[j] : 1)       inp, out [N,d]; w, z [d]; rstd [N]
+    void (*rmsnorm_fwd)(float *out, float *rstd, const float *inp, const float *w, const float *z,
+                        size_t N, int d, float eps);
+    // dinp [N,d], dw [d], dz [d] (dL/dz[j] = sum_n dout[n,j] * w[j] * inp[n,j] * rstd[n])
+    void (*rmsnorm_bwd)(float *dinp, float *dw, float *dz, const float *dout, const float *inp,
+                        const float *w, const float *z, const float *rstd, size_t N, int d);
+
+    // ---- linear layers (no bias) ----
+    // out[N,OC] = inp[N,C] @ w[OC,C]^T
+    void (*matmul_fwd)(float *out, const float *inp, const float *w, size_t N, int C, int OC);
+    // dinp[N,C] += dout[N,OC] @ w;  dw[OC,C] += dout^T @ inp
+    void (*matmul_bwd)(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                       size_t N, int C, int OC);
+
+    // ---- rotary position embedding, rotate-half convention (Hugging Face LLaMA) ----
+    // x[B,T,nh,hd] in place; position of row (b,t) is t; freq_i = theta^(-2i/hd), i < hd/2;
+    // x'[i] = x[i] cos - x[i+hd/2] sin, x'[i+hd/2] = x[i+hd/2] cos + x[i] sin
+    void (*rope_fwd)(float *x, size_t B, int T, int nh, int hd, float theta);
+    // dx in place: the transpose (inverse) rotation
+    void (*rope_bwd)(float *dx, size_t B, int T, int nh, int hd, float theta);
+
+    // ---- causal attention with GQA ----
+    // q[B,T,H,hd], k/v[B,T,Hkv,hd]; query head h reads kv head h / (H/Hkv) (Hugging Face repeat_kv).
+    // out[B,T,H,hd] = softmax(q k^T / sqrt(hd), causal) v;  lse[B,H,T] = row log-sum-exp of the scaled
+    // scores, kept for the backward pass so no T x T matrix is ever stored.
+    void (*attention_fwd)(float *out, float *lse, const float *q, const float *k, const float *v,
+                          size_t B, int T, int H, int Hkv, int hd);
+    void (*attention_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                          const float *k, const float *v, const float *out, const float *lse,
+                          size_t B, int T, int H, int Hkv, int hd);
+
+    // ---- gates: the masks' entry into the model ----
+    // out[n,c] = inp[n,c] * z[c / group]     inp, out [N,C]; z [C/group]; group = 1 (per channel),
+    // head_dim * heads_per_gate (per head or KV group), or C (one scalar for the whole row: layer gates)
+    void (*gate_fwd)(float *out, const float *inp, const float *z, size_t N, int C, int group);
+    // dinp[n,c] += dout[n,c] * z[c/group];  dz[c/group] += sum_n dout[n,c] * inp[n,c]
+    void (*gate_bwd)(float *dinp, float *dz, const float *dout, const float *inp, const float *z,
+                     size_t N, int C, int group);
+
+    // ---- SwiGLU ----
+    // out[N,I] = silu(g) * u
+    void (*swiglu_fwd)(float *out, const float *g, const float *u, size_t N, int I);
+    // dg += dout * u * silu'(g);  du += dout * silu(g)
+    void (*swiglu_bwd)(float *dg, float *du, const float *dout, const float *g, const float *u,
+                       size_t N, int I);
+
+    // ---- fused classifier + cross-entropy, memory-lean: rows are processed in chunks so at most a
+    // chunk x V block of logits exists at once ----
+    // logits = x[N,d] @ w[V,d]^T; for rows with target[n] >= 0: loss_n = logsumexp(logits_n) - logits_n[target].
+    // Returns sum_n loss_n (double, on the host). row_loss[N] (optional) gets loss_n (0 for ignored rows).
+    // If dx or dw is non-NULL: dlogits = (softmax - onehot) * dscale on scored rows, 0 elsewhere;
+    // dx[N,d] += dlogits @ w;  dw[V,d] += dlogits^T @ x.
+    // logits_out[N,V] (optional) receives the full logits (for tests and generation, not training).
+    double (*classifier)(float *dx, float *dw, float *row_loss, float *logits_out, const float *x,
+                         const float *w, const int32_t *targets, size_t N, int d, int V, float dscale);
+
+    // ---- optimizer ----
+    // AdamW on n elements: g' = g * gscale; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
+    // p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p), mhat = m/(1-b1^t), vhat = v/(1-b2^t), t >= 1.
+    void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
+                  float eps, float wd, float gscale, int t);
+} ShearOps;
+
+// The CPU backend: always built.
+const ShearOps *ops_cpu(void);
+// Sets the CPU backend's thread count (OpenMP and BLAS); 0 keeps the default.
+void ops_cpu_set_threads(int n);
+
+#endif

@@ -1,0 +1,222 @@
+// shear train DECK: (continued) pre-training, MPI data parallel. Reads like the stage it runs:
+// deck -> model (random init or --init file) -> token store + sampler -> steps -> final model.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shear/cli.h"
+#include "shear/common.h"
+#include "shear/deck.h"
+#include "shear/dist.h"
+#include "shear/model.h"
+#include "shear/modelfile.h"
+#include "shear/optim.h"
+#include "shear/sampler.h"
+#include "shear/store.h"
+
+#define MAX_SETS 64
+
+static void config_from_deck(const Deck *d, ModelConfig *c) {
+    c->dim = d->model_dim;
+    c->n_layers = d->model_n_layers;
+    c->n_heads = d->model_n_heads;
+    c->n_kv_heads = d->model_n_kv_heads;
+    c->head_dim = d->model_head_dim ? d->model_head_dim : d->model_dim / d->model_n_heads;
+    c->intermediate = d->model_intermediate;
+    c->vocab = d->model_vocab;
+    c->rope_theta = (float)d->model_rope_theta;
+    c->norm_eps = (float)d->model_norm_eps;
+}
+
+// The training mix: deck domains (or all of the store's) and their initial proportions.
+static int resolve_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w) {
+    int n = d->data_n_domains ? d->data_n_domains : s->n_domains;
+    for (int i = 0; i < n; i++) {
+        store_idx[i] = d->data_n_domains ? store_domain(s, d->data_domains[i]) : i;
+        if (store_idx[i] < 0)
+            SHEAR_DIE("%s: data.domains: domain '%s' is not in the token store '%s'", d->path, d->data_domains[i],
+                      d->data_store);
+        if (s->n_train[store_idx[i]] == 0)
+            SHEAR_DIE("token store '%s': domain '%s' has no train sequences", d->data_store, s->names[store_idx[i]]);
+    }
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        w[i] = d->data_n_proportions ? d->data_proportions[i] : (double)s->n_train[store_idx[i]];
+        sum += w[i];
+    }
+    for (int i = 0; i < n; i++) w[i] /= sum;
+    return n;
+}
+
+static void fmt_eta(char *buf, size_t len, double sec) {
+    if (!(sec >= 0) || sec > 1e8) sec = 0;
+    long s = (long)sec;
+    snprintf(buf, len, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+}
+
+int cmd_train(int argc, char **argv) {
+    CliOption opts[] = {
+        {"set", "SECTION.KEY=VALUE", "override a deck key (repeatable: last one wins per key)", NULL, 0},
+        {"init", "MODEL.h5", "continue pre-training from this model file (same as train.init)", "", 0},
+    };
+    // --set may repeat: collect every occurrence before the generic parser keeps only the last
+    const char *sets[MAX_SETS];
+    int n_sets = 0;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--set") == 0) {
+            SHEAR_CHECK(n_sets < MAX_SETS, "at most %d --set options", MAX_SETS);
+            sets[n_sets++] = argv[i + 1];
+        }
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--set=", 6) == 0 && n_sets < MAX_SETS) sets[n_sets++] = argv[i] + 6;
+    const char *pos[1];
+    int npos = cli_parse(argc, argv, opts, 2, "shear train DECK [--set section.key=value]... [--init MODEL.h5]",
+                         "Trains a LLaMA model on a token store with AdamW, MPI data parallel. From random init this is\n"
+                         "pre-training; with --init (or train.init) it continues pre-training a model file.\n"
+                         "Writes run.out_dir/model.h5, metrics.jsonl and deck.yaml.", pos, 1);
+    if (npos != 1) {
+        fprintf(stderr, "shear train: expected one input deck (usage: shear train DECK)\n");
+        return SHEAR_EXIT_USAGE;
+    }
+
+    Dist dist;
+    dist_init(&dist, &argc, &argv);
+
+    // ---- deck ----
+    Deck deck;
+    deck_load(&deck, pos[0]);
+    char err[512];
+    for (int i = 0; i < n_sets; i++)
+        if (deck_set(&deck, sets[i], err, sizeof err)) SHEAR_DIE("%s", err);
+    if (opts[1].set) snprintf(deck.train_init, sizeof deck.train_init, "%s", opts[1].value);
+    if (deck_validate(&deck, err, sizeof err)) SHEAR_DIE("%s", err);
+    if (!deck.data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck.path);
+    int threads = dist_threads(&dist, deck.run_threads);
+    ops_cpu_set_threads(threads);
+    const ShearOps *ops = ops_cpu();
+
+    // ---- model ----
+    ModelConfig cfg;
+    if (deck.train_init[0]) modelfile_read_config(deck.train_init, &cfg);
+    else config_from_deck(&deck, &cfg);
+    Model model;
+    model_create(&model, ops, &cfg);
+    if (deck.train_init[0]) modelfile_load_weights(deck.train_init, &model);
+    else model_init_weights(&model, (uint64_t)deck.train_seed, (float)deck.model_init_std);
+    int T = deck.train_seq_len, G = deck.train_global_batch, mb = deck.train_micro_batch;
+    model_alloc_acts(&model, mb, T);
+    AdamW opt;
+    adamw_create(&opt, ops, model.table.total);
+
+    // ---- data ----
+    TokenStore store;
+    store_open(&store, deck.data_store);
+    if (T > store.seq_len)
+        SHEAR_DIE("%s: train.seq_len %d is longer than the token store's sequences (%d in '%s')", deck.path, T,
+                  store.seq_len, deck.data_store);
+    if (store.vocab_size > cfg.vocab)
+        SHEAR_DIE("token store '%s' uses a vocabulary of %d tokens but the model has vocab %d", deck.data_store,
+                  store.vocab_size, cfg.vocab);
+    int dom[SAMPLER_MAX_DOMAINS];
+    double w[SAMPLER_MAX_DOMAINS];
+    int nd = resolve_domains(&deck, &store, dom, w);
+    uint64_t nseq[SAMPLER_MAX_DOMAINS];
+    for (int i = 0; i < nd; i++) nseq[i] = store.n_train[dom[i]];
+    Sampler sampler;
+    sampler_init(&sampler, (uint64_t)deck.train_seed, nd, nseq);
+
+    // ---- outputs ----
+    FILE *metrics = NULL;
+    char path[DECK_PATH_LEN + 64];
+    if (dist.rank == 0) {
+        shear_mkdirs(deck.run_out_dir);
+        snprintf(path, sizeof path, "%s/deck.yaml", deck.run_out_dir);
+        FILE *f = fopen(path, "w");
+        if (!f) SHEAR_DIE("cannot write '%s'", path);
+        fputs(deck.text, f);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/metrics.jsonl", deck.run_out_dir);
+        metrics = fopen(path, "w");
+        if (!metrics) SHEAR_DIE("cannot write '%s'", path);
+    }
+    shear_log("shear train: %d ranks x %d threads | model d=%d L=%d H=%d kv=%d hd=%d I=%d V=%d (%.2fM params) | "
+              "%d steps x %d seqs x %d tokens | %d domains\n", dist.size, threads, cfg.dim, cfg.n_layers, cfg.n_heads,
+              cfg.n_kv_heads, cfg.head_dim, cfg.intermediate, cfg.vocab, model_param_count(&cfg) / 1e6,
+              deck.train_steps, G, T, nd);
+
+    // ---- steps ----
+    SampleRef *batch = shear_malloc((size_t)G * sizeof *batch);       // [G] the global batch
+    int32_t *seq = shear_malloc((size_t)store.seq_len * sizeof(int32_t)); // [store seq_len]
+    int32_t *tok = shear_malloc((size_t)mb * T * sizeof(int32_t));      // [mb, T]
+    int32_t *tgt = shear_malloc((size_t)mb * T * sizeof(int32_t));      // [mb, T]
+    const float dscale = 1.0f / (float)((double)G * (T - 1));          // mean over the global batch's predictions
+    AdamWHyper hyper = {0, (float)deck.optim_beta1, (float)deck.optim_beta2, (float)deck.optim_eps,
+                        (float)deck.optim_weight_decay, (float)deck.optim_grad_clip};
+    int cosine = strcmp(deck.optim_schedule, "cosine") == 0;
+    double t_start = shear_now();
+    long long tokens_seen = 0;
+    for (int step = 1; step <= deck.train_steps; step++) {
+        double t0 = shear_now();
+        int new_epoch[SAMPLER_MAX_DOMAINS] = {0};
+        if (sampler_next_batch(&sampler, w, (size_t)G, batch, new_epoch))
+            for (int i = 0; i < nd; i++)
+                if (new_epoch[i])
+                    shear_log("step %d: domain '%s' ran out of sequences: epoch %llu starts with a new shuffle\n",
+                              step, store.names[dom[i]], (unsigned long long)sampler.epoch[i]);
+        size_t lo, hi;
+        dist_slice(&dist, (size_t)G, &lo, &hi);
+        ops->zero(model.g, model.table.total * sizeof(float));
+        double loss_sum = 0;
+        for (size_t s = lo; s < hi; s += (size_t)mb) {
+            int B = (int)(hi - s < (size_t)mb ? hi - s : (size_t)mb);
+            for (int b = 0; b < B; b++) {
+                store_read(&store, dom[batch[s + b].domain], 0, batch[s + b].seq, seq);
+                for (int t = 0; t < T; t++) {
+                    tok[(size_t)b * T + t] = seq[t];
+                    tgt[(size_t)b * T + t] = t + 1 < T ? seq[t + 1] : -1;
+                }
+            }
+            loss_sum += model_forward_backward(&model, B, tok, tgt, NULL, dscale);
+        }
+        dist_allreduce_sum(&dist, ops, model.g, model.table.total);
+        dist_sum_doubles(&dist, &loss_sum, 1);
+        double loss = loss_sum / ((double)G * (T - 1));
+        if (!isfinite(loss))
+            SHEAR_DIE("loss is %f at step %d: training diverged; lower optim.lr or raise optim.warmup", loss, step);
+        hyper.lr = (float)lr_at(cosine, deck.optim_lr, deck.optim_warmup, deck.train_steps, deck.optim_min_lr_ratio, step);
+        double gnorm = grad_global_norm(ops, &model.table, model.g);
+        if (!isfinite(gnorm)) SHEAR_DIE("gradient norm is %f at step %d: training diverged; lower optim.lr", gnorm, step);
+        adamw_step(&opt, &model.table, model.w, model.g, &hyper, grad_clip_scale(gnorm, hyper.grad_clip));
+        tokens_seen += (long long)G * T;
+        double dt = shear_now() - t0, elapsed = shear_now() - t_start;
+        double tps = (double)G * T / dt;
+        if (dist.rank == 0) {
+            if (step % deck.run_log_every == 0 || step == deck.train_steps || step == 1) {
+                char eta[32];
+                fmt_eta(eta, sizeof eta, elapsed / step * (deck.train_steps - step));
+                shear_log("step %5d/%d | loss %.4f | lr %.3e | gnorm %.3f | %.0f tok/s (%.0f/rank) | %.3f s | ETA %s\n",
+                          step, deck.train_steps, loss, hyper.lr, gnorm, tps, tps / dist.size, dt, eta);
+            }
+            fprintf(metrics, "{\"event\":\"step\",\"step\":%d,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,"
+                    "\"tokens\":%lld,\"tok_s\":%.1f,\"step_s\":%.6f,\"elapsed_s\":%.3f}\n", step, loss, hyper.lr,
+                    gnorm, tokens_seen, tps, dt, elapsed);
+            fflush(metrics);
+        }
+    }
+
+    // ---- final model ----
+    if (dist.rank == 0) {
+        snprintf(path, sizeof path, "%s/model.h5", deck.run_out_dir);
+        modelfile_save(path, &model, deck.text);
+        fclose(metrics);
+        shear_log("shear train: done in %.1f s; model written to %s\n", shear_now() - t_start, path);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    free(batch); free(seq); free(tok); free(tgt);
+    store_close(&store);
+    adamw_free(&opt);
+    model_free(&model);
+    deck_free(&deck);
+    dist_finalize(&dist);
+    return 0;
+}

@@ -1,0 +1,65 @@
+// MPI glue (see dist.h). The NCCL path joins here with the CUDA backend.
+#include "shear/dist.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shear/common.h"
+
+#define MPI_CHECK(call) do { int rc_ = (call); if (rc_ != MPI_SUCCESS) { char s_[MPI_MAX_ERROR_STRING]; int l_ = 0; \
+    MPI_Error_string(rc_, s_, &l_); SHEAR_DIE("MPI call %s failed: %s; check the mpirun command and the network", #call, s_); } } while (0)
+
+void dist_init(Dist *d, int *argc, char ***argv) {
+    memset(d, 0, sizeof *d);
+    int up = 0;
+    MPI_Initialized(&up);
+    if (!up) {
+        int provided = 0;
+        MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    }
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank));
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &d->size));
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &d->node));
+    MPI_CHECK(MPI_Comm_rank(d->node, &d->local_rank));
+    MPI_CHECK(MPI_Comm_size(d->node, &d->local_size));
+    shear_log_rank = d->rank;
+}
+
+void dist_finalize(Dist *d) {
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (fin) return;
+    if (d->node != MPI_COMM_NULL && d->node) MPI_Comm_free(&d->node);
+    MPI_Finalize();
+}
+
+void dist_allreduce_sum(const Dist *d, const ShearOps *ops, float *buf, size_t n) {
+    if (d->size == 1) return;
+    SHEAR_CHECK(strcmp(ops->name, "cpu") == 0, "dist_allreduce_sum: backend '%s' reduces through NCCL", ops->name);
+    // MPI counts are int: reduce in chunks
+    for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {
+        size_t c = n - off < (size_t)INT_MAX / 2 ? n - off : (size_t)INT_MAX / 2;
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    }
+}
+
+void dist_sum_doubles(const Dist *d, double *x, int n) {
+    if (d->size == 1) return;
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+}
+
+void dist_slice(const Dist *d, size_t n, size_t *lo, size_t *hi) {
+    *lo = n * (size_t)d->rank / (size_t)d->size;
+    *hi = n * (size_t)(d->rank + 1) / (size_t)d->size;
+}
+
+int dist_threads(const Dist *d, int requested) {
+    if (requested > 0) return requested;
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && atoi(env) > 0) return atoi(env);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int t = (int)(cores / (d->local_size > 0 ? d->local_size : 1));
+    return t > 0 ? t : 1;
+}

@@ -1,0 +1,227 @@
+// LLaMA forward and backward over the ops interface, with the pruning gates exactly where
+// ../shared/spec/shearing.md section 2 places them:
+//   x_mid = x + BranchGates_attn(o_proj(HeadGates(Attn(RoPE(q), RoPE(k), v))))      q,k,v from RMSNorm1(x; hidden)
+//   x'    = x_mid + BranchGates_mlp(down(silu(gate(h)) * IntGates(up(h))))         h = RMSNorm2(x_mid; hidden)
+// BranchGates(y) = y * layer_z[l] * hidden_z: the layer (or head_layer / mlp) scalar, then the hidden vector.
+#include "shear/model.h"
+
+#include <string.h>
+
+#include "shear/common.h"
+
+typedef struct {
+    const float *zl; // [1] layer-type gate of this branch, or NULL
+    const float *zh; // [d] hidden gate, or NULL
+    float *dzl, *dzh;
+} BranchGates;
+
+static BranchGates attn_gates(const ModelGates *g, int l) {
+    BranchGates b = {0};
+    if (!g) return b;
+    if (g->layer) { b.zl = g->layer + l; b.dzl = g->d_layer ? g->d_layer + l : NULL; }
+    else if (g->head_layer) { b.zl = g->head_layer + l; b.dzl = g->d_head_layer ? g->d_head_layer + l : NULL; }
+    b.zh = g->hidden;
+    b.dzh = g->d_hidden;
+    return b;
+}
+
+static BranchGates mlp_gates(const ModelGates *g, int l) {
+    BranchGates b = {0};
+    if (!g) return b;
+    if (g->layer) { b.zl = g->layer + l; b.dzl = g->d_layer ? g->d_layer + l : NULL; }
+    else if (g->mlp) { b.zl = g->mlp + l; b.dzl = g->d_mlp ? g->d_mlp + l : NULL; }
+    b.zh = g->hidden;
+    b.dzh = g->d_hidden;
+    return b;
+}
+
+// x_out[N,d] = x_in + y * zl * zh
+static void branch_add_fwd(Model *m, float *x_out, const float *x_in, const float *y, const BranchGates *bg, size_t N) {
+    const ShearOps *o = m->ops;
+    int d = m->cfg.dim;
+    const float *cur = y;
+    if (bg->zl) { o->gate_fwd(m->s1, cur, bg->zl, N, d, d); cur = m->s1; }
+    if (bg->zh) { o->gate_fwd(m->s2, cur, bg->zh, N, d, 1); cur = m->s2; }
+    if (x_out != x_in) o->copy(x_out, x_in, N * (size_t)d * sizeof(float));
+    o->axpy(x_out, cur, 1.0f, N * (size_t)d);
+}
+
+// Given dres = dL/d(branch output after gates) [N,d], writes dy = dL/dy into m->dbr (overwritten) and adds the
+// gate gradients. y [N,d] is the branch output before gates.
+static void branch_bwd(Model *m, const float *dres, const float *y, const BranchGates *bg, size_t N) {
+    const ShearOps *o = m->ops;
+    int d = m->cfg.dim;
+    size_t nd = N * (size_t)d;
+    const float *dcur = dres;
+    if (bg->zh) {
+        // input of the hidden gate is y * zl: recompute it instead of storing it
+        const float *hin = y;
+        if (bg->zl) { o->gate_fwd(m->s1, y, bg->zl, N, d, d); hin = m->s1; }
+        o->zero(m->s2, nd * sizeof(float));
+        o->gate_bwd(m->s2, bg->dzh, dcur, hin, bg->zh, N, d, 1);
+        dcur = m->s2;
+    }
+    o->zero(m->dbr, nd * sizeof(float));
+    if (bg->zl) o->gate_bwd(m->dbr, bg->dzl, dcur, y, bg->zl, N, d, d);
+    else o->axpy(m->dbr, dcur, 1.0f, nd);
+}
+
+static inline float *W(Model *m, int idx) { return m->w + m->table.p[idx].offset; }
+static inline float *G(Model *m, int idx) { return m->g + m->table.p[idx].offset; }
+// parameter index of tensor j (0..8: q k v o gate up down norm1 norm2) of layer l, in table order
+static inline int pidx(int l, int j) { return 1 + 9 * l + j; }
+
+static void upload_batch(Model *m, int B, const int32_t *tokens, const int32_t *targets) {
+    SHEAR_CHECK(B >= 1 && B <= m->B, "micro-batch of %d sequences exceeds the allocated %d", B, m->B);
+    size_t N = (size_t)B * m->T;
+    m->ops->upload(m->tokens, tokens, N * sizeof(int32_t));
+    m->ops->upload(m->targets, targets, N * sizeof(int32_t));
+}
+
+// Runs the blocks and the final norm on rows already uploaded. Activations for the backward pass are kept.
+static void forward_blocks(Model *m, int B, const ModelGates *gt) {
+    const ShearOps *o = m->ops;
+    const ModelConfig *c = &m->cfg;
+    int T = m->T, d = c->dim, H = c->n_heads, Hkv = c->n_kv_heads, hd = c->head_dim, I = c->intermediate;
+    int qd = H * hd, kvd = Hkv * hd;
+    size_t N = (size_t)B * T, NT = (size_t)m->B * T; // NT: stride of per-layer buffers
+    o->embedding_fwd(m->x, m->tokens, W(m, 0), N, d);
+    for (int l = 0; l < c->n_layers; l++) {
+        float *x = m->x + (size_t)l * NT * d, *xn1 = m->xn1 + (size_t)l * NT * d;
+        float *q = m->q + (size_t)l * NT * qd, *k = m->k + (size_t)l * NT * kvd, *v = m->v + (size_t)l * NT * kvd;
+        float *att = m->att + (size_t)l * NT * qd, *attg = m->attg + (size_t)l * NT * qd;
+        float *lse = m->lse + (size_t)l * NT * H, *ao = m->ao + (size_t)l * NT * d;
+        float *xm = m->x_mid + (size_t)l * NT * d, *xn2 = m->xn2 + (size_t)l * NT * d;
+        float *mg = m->mg + (size_t)l * NT * I, *mu = m->mu + (size_t)l * NT * I;
+        float *mug = m->mug + (size_t)l * NT * I, *mh = m->mh + (size_t)l * NT * I;
+        float *mo = m->mo + (size_t)l * NT * d, *xnext = m->x + (size_t)(l + 1) * NT * d;
+        const float *zh = gt ? gt->hidden : NULL;
+
+        o->rmsnorm_fwd(xn1, m->rstd1 + (size_t)l * NT, x, W(m, pidx(l, 7)), zh, N, d, c->norm_eps);
+        o->matmul_fwd(q, xn1, W(m, pidx(l, 0)), N, d, qd);
+        o->matmul_fwd(k, xn1, W(m, pidx(l, 1)), N, d, kvd);
+        o->matmul_fwd(v, xn1, W(m, pidx(l, 2)), N, d, kvd);
+        o->rope_fwd(q, (size_t)B, T, H, hd, c->rope_theta);
+        o->rope_fwd(k, (size_t)B, T, Hkv, hd, c->rope_theta);
+        o->attention_fwd(att, lse, q, k, v, (size_t)B, T, H, Hkv, hd);
+        const float *o_in = att;
+        if (gt && gt->head) {
+            // one gate per KV group: it covers the context of the group's H/Hkv query heads
+            o->gate_fwd(attg, att, gt->head + (size_t)l * Hkv, N, qd, hd * (H / Hkv));
+            o_in = attg;
+        }
+        o->matmul_fwd(ao, o_in, W(m, pidx(l, 3)), N, qd, d);
+        BranchGates ba = attn_gates(gt, l);
+        branch_add_fwd(m, xm, x, ao, &ba, N);
+
+        o->rmsnorm_fwd(xn2, m->rstd2 + (size_t)l * NT, xm, W(m, pidx(l, 8)), zh, N, d, c->norm_eps);
+        o->matmul_fwd(mg, xn2, W(m, pidx(l, 4)), N, d, I);
+        o->matmul_fwd(mu, xn2, W(m, pidx(l, 5)), N, d, I);
+        const float *up = mu;
+        if (gt && gt->intermediate) {
+            o->gate_fwd(mug, mu, gt->intermediate + (size_t)l * I, N, I, 1);
+            up = mug;
+        }
+        o->swiglu_fwd(mh, mg, up, N, I);
+        o->matmul_fwd(mo, mh, W(m, pidx(l, 6)), N, I, d);
+        BranchGates bm = mlp_gates(gt, l);
+        branch_add_fwd(m, xnext, xm, mo, &bm, N);
+    }
+    int nf = m->table.n - 2;
+    o->rmsnorm_fwd(m->xnf, m->rstdf, m->x + (size_t)c->n_layers * NT * d, W(m, nf), gt ? gt->hidden : NULL, N, d,
+                   c->norm_eps);
+}
+
+double model_forward(Model *m, int B, const int32_t *tokens, const int32_t *targets, const ModelGates *gates,
+                     float *row_loss, float *logits) {
+    const ShearOps *o = m->ops;
+    const ModelConfig *c = &m->cfg;
+    size_t N = (size_t)B * m->T;
+    upload_batch(m, B, tokens, targets);
+    forward_blocks(m, B, gates);
+    float *dl = row_loss ? o->alloc(N * sizeof(float)) : NULL;                  // [N]
+    float *dlogits = logits ? o->alloc(N * (size_t)c->vocab * sizeof(float)) : NULL; // [N,V]
+    double loss = o->classifier(NULL, NULL, dl, dlogits, m->xnf, W(m, m->table.n - 1), m->targets, N, c->dim,
+                                c->vocab, 0.0f);
+    if (dl) { o->download(row_loss, dl, N * sizeof(float)); o->free(dl); }
+    if (dlogits) { o->download(logits, dlogits, N * (size_t)c->vocab * sizeof(float)); o->free(dlogits); }
+    return loss;
+}
+
+double model_forward_backward(Model *m, int B, const int32_t *tokens, const int32_t *targets,
+                              const ModelGates *gt, float dscale) {
+    const ShearOps *o = m->ops;
+    const ModelConfig *c = &m->cfg;
+    int T = m->T, d = c->dim, H = c->n_heads, Hkv = c->n_kv_heads, hd = c->head_dim, I = c->intermediate;
+    int qd = H * hd, kvd = Hkv * hd;
+    size_t N = (size_t)B * T, NT = (size_t)m->B * T, nd = N * (size_t)d;
+    upload_batch(m, B, tokens, targets);
+    forward_blocks(m, B, gt);
+
+    // classifier: loss, d(lm_head), and d(final norm output) into dxn
+    int nf = m->table.n - 2, nh = m->table.n - 1;
+    o->zero(m->dxn, nd * sizeof(float));
+    double loss = o->classifier(m->dxn, G(m, nh), NULL, NULL, m->xnf, W(m, nh), m->targets, N, d, c->vocab, dscale);
+    o->zero(m->dx, nd * sizeof(float));
+    const float *zh = gt ? gt->hidden : NULL;
+    float *dzh = gt ? gt->d_hidden : NULL;
+    o->rmsnorm_bwd(m->dx, G(m, nf), dzh, m->dxn, m->x + (size_t)c->n_layers * NT * d, W(m, nf), zh, m->rstdf, N, d);
+
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        float *x = m->x + (size_t)l * NT * d, *xn1 = m->xn1 + (size_t)l * NT * d;
+        float *q = m->q + (size_t)l * NT * qd, *k = m->k + (size_t)l * NT * kvd, *v = m->v + (size_t)l * NT * kvd;
+        float *att = m->att + (size_t)l * NT * qd, *attg = m->attg + (size_t)l * NT * qd;
+        float *lse = m->lse + (size_t)l * NT * H, *ao = m->ao + (size_t)l * NT * d;
+        float *xm = m->x_mid + (size_t)l * NT * d, *xn2 = m->xn2 + (size_t)l * NT * d;
+        float *mg = m->mg + (size_t)l * NT * I, *mu = m->mu + (size_t)l * NT * I;
+        float *mug = m->mug + (size_t)l * NT * I, *mh = m->mh + (size_t)l * NT * I;
+        float *mo = m->mo + (size_t)l * NT * d;
+
+        // ---- MLP branch: m->dx holds dL/dx_{l+1}; the residual passes it to x_mid unchanged ----
+        BranchGates bm = mlp_gates(gt, l);
+        branch_bwd(m, m->dx, mo, &bm, N);                      // dbr = dL/d(down output)
+        o->zero(m->dbig, N * (size_t)I * sizeof(float));
+        o->matmul_bwd(m->dbig, G(m, pidx(l, 6)), m->dbr, mh, W(m, pidx(l, 6)), N, I, d);
+        o->zero(m->dmg, N * (size_t)I * sizeof(float));
+        const int igate = gt && gt->intermediate;
+        float *dup = igate ? m->s1 : m->dmu;                   // gradient of the (gated) up input of swiglu
+        o->zero(dup, N * (size_t)I * sizeof(float));
+        o->swiglu_bwd(m->dmg, dup, m->dbig, mg, igate ? mug : mu, N, I);
+        if (igate) {
+            o->zero(m->dmu, N * (size_t)I * sizeof(float));
+            o->gate_bwd(m->dmu, gt->d_intermediate ? gt->d_intermediate + (size_t)l * I : NULL, dup, mu,
+                        gt->intermediate + (size_t)l * I, N, I, 1);
+        }
+        o->zero(m->dxn, nd * sizeof(float));
+        o->matmul_bwd(m->dxn, G(m, pidx(l, 4)), m->dmg, xn2, W(m, pidx(l, 4)), N, d, I);
+        o->matmul_bwd(m->dxn, G(m, pidx(l, 5)), m->dmu, xn2, W(m, pidx(l, 5)), N, d, I);
+        o->rmsnorm_bwd(m->dx, G(m, pidx(l, 8)), dzh, m->dxn, xm, W(m, pidx(l, 8)), zh, m->rstd2 + (size_t)l * NT, N, d);
+
+        // ---- attention branch: m->dx holds dL/dx_mid ----
+        BranchGates ba = attn_gates(gt, l);
+        branch_bwd(m, m->dx, ao, &ba, N);                      // dbr = dL/d(o_proj output)
+        const int hgate = gt && gt->head;
+        o->zero(m->dbig, N * (size_t)qd * sizeof(float));
+        o->matmul_bwd(m->dbig, G(m, pidx(l, 3)), m->dbr, hgate ? attg : att, W(m, pidx(l, 3)), N, qd, d);
+        const float *datt = m->dbig;
+        if (hgate) {
+            o->zero(m->s1, N * (size_t)qd * sizeof(float));
+            o->gate_bwd(m->s1, gt->d_head ? gt->d_head + (size_t)l * Hkv : NULL, m->dbig, att,
+                        gt->head + (size_t)l * Hkv, N, qd, hd * (H / Hkv));
+            datt = m->s1;
+        }
+        o->zero(m->dq, N * (size_t)qd * sizeof(float));
+        o->zero(m->dk, N * (size_t)kvd * sizeof(float));
+        o->zero(m->dv, N * (size_t)kvd * sizeof(float));
+        o->attention_bwd(m->dq, m->dk, m->dv, datt, q, k, v, att, lse, (size_t)B, T, H, Hkv, hd);
+        o->rope_bwd(m->dq, (size_t)B, T, H, hd, c->rope_theta);
+        o->rope_bwd(m->dk, (size_t)B, T, Hkv, hd, c->rope_theta);
+        o->zero(m->dxn, nd * sizeof(float));
+        o->matmul_bwd(m->dxn, G(m, pidx(l, 0)), m->dq, xn1, W(m, pidx(l, 0)), N, d, qd);
+        o->matmul_bwd(m->dxn, G(m, pidx(l, 1)), m->dk, xn1, W(m, pidx(l, 1)), N, d, kvd);
+        o->matmul_bwd(m->dxn, G(m, pidx(l, 2)), m->dv, xn1, W(m, pidx(l, 2)), N, d, kvd);
+        o->rmsnorm_bwd(m->dx, G(m, pidx(l, 7)), dzh, m->dxn, x, W(m, pidx(l, 7)), zh, m->rstd1 + (size_t)l * NT, N, d);
+    }
+    o->embedding_bwd(G(m, 0), m->dx, m->tokens, N, d);
+    return loss;
+}

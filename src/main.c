@@ -1,0 +1,46 @@
+// shear: one executable, one subcommand per pipeline stage (DESIGN.md). Each command lives in src/cmd_NAME.c.
+#include <stdio.h>
+#include <string.h>
+
+#include "shear/buildinfo.h"
+#include "shear/cli.h"
+#include "shear/common.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"train", cmd_train, "(continued) pre-training from an input deck, MPI data parallel"},
+    {"keys", cmd_keys, "list every input-deck key with its default, range and meaning"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: shear COMMAND [options]   (shear COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return SHEAR_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        char info[1024];
+        build_info(info, sizeof info);
+        printf("%s\n", info);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "shear: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return SHEAR_EXIT_USAGE;
+}

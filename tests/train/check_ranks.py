@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Compares the loss curves (metrics.jsonl) of runs on different rank counts over the same global batch: equal
+up to reduction-order rounding, and the loss must fall. Usage: check_ranks.py REF.jsonl OTHER.jsonl..."""
+import json
+import sys
+
+def losses(path):
+    return [json.loads(l)["loss"] for l in open(path) if '"event":"step"' in l]
+
+ref = losses(sys.argv[1])
+ok = fail = 0
+if len(ref) < 5 or not ref[-1] < ref[0] - 0.3:
+    print(f"FAIL loss did not fall on the reference run: {ref[:1]} -> {ref[-1:]}"); fail += 1
+else:
+    print(f"ok   reference loss falls {ref[0]:.4f} -> {ref[-1]:.4f}"); ok += 1
+for p in sys.argv[2:]:
+    other = losses(p)
+    worst = max(abs(a - b) / abs(b) for a, b in zip(other, ref)) if len(other) == len(ref) else float("inf")
+    if worst < 1e-4:
+        print(f"ok   {p}: {len(other)} steps, max relative loss difference {worst:.2e}"); ok += 1
+    else:
+        print(f"FAIL {p}: max relative loss difference {worst:.2e} (steps {len(other)} vs {len(ref)})"); fail += 1
+print(f"{ok} passed, {fail} failed")
+sys.exit(1 if fail else 0)
