@@ -182,7 +182,8 @@ int cmd_train(int argc, char **argv) {
         dist_sum_doubles(&dist, &loss_sum, 1);
         double loss = loss_sum / ((double)G * (T - 1));
         if (!isfinite(loss))
-            SHEAR_DIE("loss is %f at step %d: training diverged; lower optim.lr or raise optim.warmup", loss, step);
+            SHEAR_DIE("loss is %f at step %d, expected a finite loss: training diverged (lower optim.lr or raise "
+                      "optim.warmup) or the initial model overflows", loss, step);
         hyper.lr = (float)lr_at(cosine, deck.optim_lr, deck.optim_warmup, deck.train_steps, deck.optim_min_lr_ratio, step);
         double gnorm = grad_global_norm(ops, &model.table, model.g);
         if (!isfinite(gnorm)) SHEAR_DIE("gradient norm is %f at step %d: training diverged; lower optim.lr", gnorm, step);

@@ -56,6 +56,7 @@ int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len) {
             char *p = NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(ft)); // h5py writes UTF-8; HDF5 will not convert between character sets
             if (H5Aread(a, mt, &p) >= 0 && p) {
                 snprintf(buf, len, "%s", p);
                 H5free_memory(p);
@@ -68,6 +69,7 @@ int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, n + 1);
             H5Tset_strpad(mt, H5T_STR_NULLTERM);
+            H5Tset_cset(mt, H5Tget_cset(ft));
             if (H5Aread(a, mt, tmp) >= 0) {
                 snprintf(buf, len, "%s", tmp);
                 rc = 0;

@@ -1,0 +1,77 @@
+// The input-deck schema: one row per Deck field, in the order of deck.h. Section and key names come from the
+// field name itself (model_dim -> model.dim) through the KEY_* macros, so the table cannot drift from the
+// struct. Defaults are YAML text and go through the same parser as a deck, so a default that does not parse
+// or lies outside its own range is caught by tests/test_deck.c.
+#include <limits.h>
+#include <stddef.h>
+
+#include "shear/deck.h"
+
+#define FIELD_SIZE(field) sizeof(((Deck *)0)->field)
+
+#define KEY_INT(sec, name, def, lo, hi, doc) \
+    {#sec, #name, DECK_INT, offsetof(Deck, sec##_##name), 0, def, lo, hi, NULL, doc}
+#define KEY_NUM(sec, name, def, lo, hi, doc) \
+    {#sec, #name, DECK_DOUBLE, offsetof(Deck, sec##_##name), 0, def, lo, hi, NULL, doc}
+// Strings: the range is the length in bytes, bounded by the field's capacity (one byte for the NUL).
+#define KEY_STR(sec, name, def, doc)                                                                   \
+    {#sec, #name, DECK_STRING, offsetof(Deck, sec##_##name), 0, def, 0, (double)(FIELD_SIZE(sec##_##name) - 1), \
+     NULL, doc}
+#define KEY_ENUM(sec, name, def, choices, doc) \
+    {#sec, #name, DECK_ENUM, offsetof(Deck, sec##_##name), 0, def, 0, 0, choices, doc}
+// Lists: the count lives in sec_n_name; the range applies to each element (names: length in bytes).
+#define KEY_NAMES(sec, name, def, doc)                                                                  \
+    {#sec, #name, DECK_STRING_LIST, offsetof(Deck, sec##_##name), offsetof(Deck, sec##_n_##name), def, 1, \
+     (double)(FIELD_SIZE(sec##_##name[0]) - 1), NULL, doc}
+#define KEY_NUMS(sec, name, def, lo, hi, doc)                                                              \
+    {#sec, #name, DECK_DOUBLE_LIST, offsetof(Deck, sec##_##name), offsetof(Deck, sec##_n_##name), def, lo, hi, \
+     NULL, doc}
+
+const DeckKey DECK_SCHEMA[] = {
+    KEY_INT(model, dim, "64", 1, 65536, "hidden size d"),
+    KEY_INT(model, n_layers, "2", 1, 1024, "number of transformer layers"),
+    KEY_INT(model, n_heads, "4", 1, 1024, "query heads per layer"),
+    KEY_INT(model, n_kv_heads, "4", 1, 1024, "key/value heads per layer (= n_heads for MHA, fewer for GQA)"),
+    KEY_INT(model, head_dim, "0", 0, 4096, "size of one head; 0 = dim / n_heads"),
+    KEY_INT(model, intermediate, "176", 1, 1048576, "SwiGLU MLP width"),
+    KEY_INT(model, vocab, "32000", 1, 10000000, "vocabulary size (must match the tokenizer and the store)"),
+    KEY_NUM(model, rope_theta, "10000", 1, 1e9, "RoPE base frequency"),
+    KEY_NUM(model, norm_eps, "1e-5", 1e-12, 1, "RMSNorm epsilon"),
+    KEY_NUM(model, init_std, "0.02", 0, 1, "std of the normal init of every 2-D weight (norms start at 1)"),
+
+    KEY_STR(data, store, "", "HDF5 token store written by `shear prep`"),
+    KEY_NAMES(data, domains, "", "domains to train on; [] = every domain of the store, in store order"),
+    KEY_NUMS(data, proportions, "", 0, 1,
+             "initial domain proportions, same order as data.domains, summing to 1; [] = by train sequences"),
+
+    KEY_STR(prep, input_dir, "", "folder with one sub-folder per domain of *.txt / *.jsonl files"),
+    KEY_STR(prep, tokenizer, "", "Hugging Face tokenizer.json"),
+    KEY_STR(prep, out, "", "token store to write"),
+    KEY_INT(prep, seq_len, "256", 1, 1048576, "tokens per stored sequence"),
+    KEY_INT(prep, eval_seqs, "16", 0, INT_MAX, "held-out eval sequences per domain"),
+    KEY_INT(prep, max_train_seqs, "0", 0, INT_MAX, "cap on train sequences per domain; 0 = no cap"),
+    KEY_INT(prep, seed, "1234", 0, INT_MAX, "seeds the document shuffle that splits train from eval"),
+
+    KEY_INT(train, steps, "100", 1, INT_MAX, "optimizer steps"),
+    KEY_INT(train, seq_len, "128", 1, 1048576, "tokens per training sequence (at most the store's seq_len)"),
+    KEY_INT(train, global_batch, "8", 1, 1048576, "sequences per optimizer step, over all ranks"),
+    KEY_INT(train, micro_batch, "2", 1, 65536, "sequences per forward/backward on one rank"),
+    KEY_INT(train, seed, "1234", 0, INT_MAX, "seeds init, sampler and masks"),
+    KEY_STR(train, init, "", "start from this model file instead of random init; \"\" = random init"),
+
+    KEY_NUM(optim, lr, "1e-3", 1e-10, 10, "peak learning rate"),
+    KEY_ENUM(optim, schedule, "cosine", "cosine|constant", "learning-rate schedule after warm-up"),
+    KEY_INT(optim, warmup, "10", 0, INT_MAX, "linear warm-up steps (at most train.steps)"),
+    KEY_NUM(optim, min_lr_ratio, "0.1", 0, 1, "cosine floor as a fraction of optim.lr"),
+    KEY_NUM(optim, beta1, "0.9", 0, 0.99999, "AdamW first-moment decay"),
+    KEY_NUM(optim, beta2, "0.95", 0, 0.99999, "AdamW second-moment decay"),
+    KEY_NUM(optim, eps, "1e-8", 0, 1, "AdamW epsilon"),
+    KEY_NUM(optim, weight_decay, "0.0", 0, 10, "AdamW decoupled weight decay, on 2-D weights only"),
+    KEY_NUM(optim, grad_clip, "1.0", 0, 1e9, "global gradient-norm clip; 0 = off"),
+
+    KEY_STR(run, out_dir, "runs/out", "folder for metrics, checkpoints and the final model"),
+    KEY_INT(run, log_every, "1", 1, INT_MAX, "progress line every N steps"),
+    KEY_INT(run, threads, "0", 0, 1024, "OpenMP threads per rank; 0 = OMP_NUM_THREADS or cores / local ranks"),
+};
+
+const size_t DECK_SCHEMA_LEN = sizeof DECK_SCHEMA / sizeof DECK_SCHEMA[0];
