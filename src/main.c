@@ -15,6 +15,8 @@ typedef struct {
 static const Command COMMANDS[] = {
     {"train", cmd_train, "(continued) pre-training from an input deck, MPI data parallel"},
     {"keys", cmd_keys, "list every input-deck key with its default, range and meaning"},
+    {"tokenize", cmd_tokenize, "JSON Lines {\"text\": ...} on stdin -> token ids (LLaMA-2 tokenizer.json)"},
+    {"prep", cmd_prep, "tokenize per-domain text into an HDF5 token store; MPI-parallel"},
 };
 
 static void usage(FILE *f) {

@@ -133,8 +133,10 @@ int main(int argc, char **argv) {
         ops->download(h, *dzs[i], gn[i] * sizeof(float));
         char name[64];
         snprintf(name, sizeof name, "out/gate_grad/%s", GATE_NAMES[i]);
-        hsize_t dims[1] = {gn[i]};
-        write_ds(out, name, H5T_NATIVE_FLOAT, h, 1, dims);
+        // head [L,G] and intermediate [L,I] are 2-D; the others are vectors
+        int two_d = i == 3 || i == 4;
+        hsize_t dims[2] = {two_d ? (hsize_t)c.n_layers : gn[i], two_d ? gn[i] / (hsize_t)c.n_layers : 0};
+        write_ds(out, name, H5T_NATIVE_FLOAT, h, two_d ? 2 : 1, dims);
         free(h);
     }
 

@@ -1,0 +1,74 @@
+// The CPU backend's internal header: one function per ShearOps entry, grouped by the file that defines it.
+// Kernels see buffers and shapes only (shear/ops.h); they never include the host's common.h, so the fatal-error
+// macro is repeated here in miniature.
+#ifndef SHEAR_CPU_OPS_H
+#define SHEAR_CPU_OPS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "shear/ops.h"
+
+// Fatal errors inside a kernel (out of memory, a shape BLAS cannot take) are not recoverable by the caller.
+#define CPU_DIE(...)                                                                      \
+    do {                                                                                  \
+        fprintf(stderr, "shear: error: ");                                                \
+        fprintf(stderr, __VA_ARGS__);                                                     \
+        fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);                                \
+        abort();                                                                          \
+    } while (0)
+
+// malloc that dies instead of returning NULL; for per-call scratch buffers.
+void *cpu_scratch(size_t bytes);
+
+// ---- cpu_backend.c: memory, elementwise, reductions, optimizer ----
+void *cpu_alloc(size_t bytes);
+void cpu_free(void *p);
+void cpu_upload(void *dst, const void *src_host, size_t bytes);
+void cpu_download(void *dst_host, const void *src, size_t bytes);
+void cpu_copy(void *dst, const void *src, size_t bytes);
+void cpu_zero(void *p, size_t bytes);
+void cpu_sync(void);
+void cpu_axpy(float *y, const float *x, float a, size_t n);
+void cpu_scale(float *x, float s, size_t n);
+double cpu_sumsq(const float *x, size_t n);
+int cpu_all_finite(const float *x, size_t n);
+void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
+               float wd, float gscale, int t);
+
+// ---- cpu_norm.c: embedding and masked RMSNorm ----
+void cpu_embedding_fwd(float *out, const int32_t *tok, const float *wte, size_t N, int d);
+void cpu_embedding_bwd(float *dwte, const float *dout, const int32_t *tok, size_t N, int d);
+void cpu_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, const float *z, size_t N, int d,
+                     float eps);
+void cpu_rmsnorm_bwd(float *dinp, float *dw, float *dz, const float *dout, const float *inp, const float *w,
+                     const float *z, const float *rstd, size_t N, int d);
+
+// ---- cpu_matmul.c: linear layers through CBLAS ----
+void cpu_matmul_fwd(float *out, const float *inp, const float *w, size_t N, int C, int OC);
+void cpu_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w, size_t N, int C,
+                    int OC);
+// C[M,Nc] = alpha * op(A) @ op(B) + beta * C, row-major; dies when a size does not fit BLAS's int.
+void cpu_sgemm(int transA, int transB, size_t M, size_t Nc, size_t K, float alpha, const float *A, size_t lda,
+               const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+// ---- cpu_pointwise.c: rotary embedding, gates, SwiGLU ----
+void cpu_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta);
+void cpu_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta);
+void cpu_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group);
+void cpu_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
+                  int group);
+void cpu_swiglu_fwd(float *out, const float *g, const float *u, size_t N, int I);
+void cpu_swiglu_bwd(float *dg, float *du, const float *dout, const float *g, const float *u, size_t N, int I);
+
+// ---- cpu_attention.c: causal GQA attention without a T x T matrix ----
+void cpu_attention_fwd(float *out, float *lse, const float *q, const float *k, const float *v, size_t B, int T,
+                       int H, int Hkv, int hd);
+void cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                       const float *v, const float *out, const float *lse, size_t B, int T, int H, int Hkv, int hd);
+
+// ---- cpu_classifier.c: fused classifier + cross-entropy ----
+double cpu_classifier(float *dx, float *dw, float *row_loss, float *logits_out, const float *x, const float *w,
+                      const int32_t *targets, size_t N, int d, int V, float dscale);
+
+#endif

@@ -1,0 +1,138 @@
+// Pointwise ops: rotary position embedding, the pruning gates, SwiGLU.
+#include <math.h>
+#include <string.h>
+
+#include "cpu_ops.h"
+
+// Rows per partial sum of the gate gradient: fixed, so the sum order does not depend on the thread count.
+#define CPU_ROW_BLOCK 64
+
+// cos/sin [T, hd/2] computed as Hugging Face LLaMA does, in float: inv_freq_i = 1 / theta^(2i/hd),
+// angle = t * inv_freq_i. Matching its rounding keeps the CPU backend next to the PyTorch reference.
+static void rope_table(float *cosv, float *sinv, int T, int hd, float theta) {
+    int half = hd / 2;
+    for (int i = 0; i < half; i++) {
+        float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+        for (int t = 0; t < T; t++) {
+            float angle = (float)t * inv_freq;
+            cosv[(size_t)t * half + i] = cosf(angle);
+            sinv[(size_t)t * half + i] = sinf(angle);
+        }
+    }
+}
+
+// sign = +1: the forward rotation; sign = -1: its transpose (the backward of a rotation is its inverse).
+static void rope_apply(float *x, size_t B, int T, int nh, int hd, float theta, float sign) {
+    if (hd % 2 != 0) CPU_DIE("rope needs an even head_dim, got %d", hd);
+    int half = hd / 2;
+    float *cosv = cpu_scratch((size_t)T * half * sizeof(float)); // [T, hd/2]
+    float *sinv = cpu_scratch((size_t)T * half * sizeof(float)); // [T, hd/2]
+    rope_table(cosv, sinv, T, hd, theta);
+    size_t rows = B * (size_t)T;
+#pragma omp parallel for schedule(static)
+    for (size_t row = 0; row < rows; row++) {
+        int t = (int)(row % (size_t)T);
+        const float *c = cosv + (size_t)t * half;
+        const float *s = sinv + (size_t)t * half;
+        for (int h = 0; h < nh; h++) {
+            float *xh = x + (row * nh + h) * (size_t)hd; // [hd]
+            for (int i = 0; i < half; i++) {
+                float x1 = xh[i], x2 = xh[i + half];
+                float si = sign * s[i];
+                xh[i] = x1 * c[i] - x2 * si;
+                xh[i + half] = x2 * c[i] + x1 * si;
+            }
+        }
+    }
+    free(cosv);
+    free(sinv);
+}
+
+void cpu_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta) { rope_apply(x, B, T, nh, hd, theta, 1.0f); }
+
+void cpu_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta) {
+    rope_apply(dx, B, T, nh, hd, theta, -1.0f);
+}
+
+void cpu_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group) {
+    if (group <= 0 || C % group != 0) CPU_DIE("gate group %d does not divide the row width %d", group, C);
+    if (!z) {
+        if (out != inp) memcpy(out, inp, N * (size_t)C * sizeof(float));
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t n = 0; n < N; n++) {
+        const float *x = inp + n * (size_t)C;
+        float *o = out + n * (size_t)C;
+        for (int c = 0; c < C; c++) o[c] = x[c] * z[c / group];
+    }
+}
+
+void cpu_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
+                  int group) {
+    if (group <= 0 || C % group != 0) CPU_DIE("gate group %d does not divide the row width %d", group, C);
+    if (dinp) {
+#pragma omp parallel for schedule(static)
+        for (size_t n = 0; n < N; n++) {
+            const float *g = dout + n * (size_t)C;
+            float *dx = dinp + n * (size_t)C;
+            if (z) {
+                for (int c = 0; c < C; c++) dx[c] += g[c] * z[c / group];
+            } else {
+                for (int c = 0; c < C; c++) dx[c] += g[c];
+            }
+        }
+    }
+    if (dz) {
+        int ngates = C / group;
+        size_t nblk = (N + CPU_ROW_BLOCK - 1) / CPU_ROW_BLOCK;
+        if (nblk == 0) return;
+        double *partial = cpu_scratch(nblk * (size_t)ngates * sizeof(double)); // [nblk, ngates]
+#pragma omp parallel for schedule(static)
+        for (size_t blk = 0; blk < nblk; blk++) {
+            double *acc = partial + blk * (size_t)ngates;
+            for (int k = 0; k < ngates; k++) acc[k] = 0.0;
+            size_t hi = (blk + 1) * CPU_ROW_BLOCK < N ? (blk + 1) * CPU_ROW_BLOCK : N;
+            for (size_t n = blk * CPU_ROW_BLOCK; n < hi; n++) {
+                const float *g = dout + n * (size_t)C;
+                const float *x = inp + n * (size_t)C;
+                for (int k = 0; k < ngates; k++) {
+                    double s = 0.0;
+                    for (int c = k * group; c < (k + 1) * group; c++) s += (double)g[c] * x[c];
+                    acc[k] += s;
+                }
+            }
+        }
+        for (int k = 0; k < ngates; k++) {
+            double s = 0.0;
+            for (size_t blk = 0; blk < nblk; blk++) s += partial[blk * (size_t)ngates + k];
+            dz[k] += (float)s;
+        }
+        free(partial);
+    }
+}
+
+void cpu_swiglu_fwd(float *out, const float *g, const float *u, size_t N, int I) {
+    size_t n = N * (size_t)I;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        out[i] = gi / (1.0f + expf(-gi)) * u[i]; // silu as torch writes it: x / (1 + exp(-x))
+    }
+}
+
+void cpu_swiglu_bwd(float *dg, float *du, const float *dout, const float *g, const float *u, size_t N, int I) {
+    size_t n = N * (size_t)I;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float e = expf(-gi);
+        // torch's autograd order: d(silu) = dout*u, then silu_backward dy * sig * (1 + x (1 - sig))
+        if (dg) {
+            float sig = 1.0f / (1.0f + e);
+            float dy = dout[i] * u[i];
+            dg[i] += dy * sig * (1.0f + gi * (1.0f - sig));
+        }
+        if (du) du[i] += dout[i] * (gi / (1.0f + e));
+    }
+}

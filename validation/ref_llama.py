@@ -1,0 +1,308 @@
+"""Reference LLaMA in a page of PyTorch: the oracle that Shear's C model is checked against.
+
+Model (shared/spec/shearing.md sections 1-2): token embedding (untied from lm_head), L blocks of
+    x += o_proj(Attn(RMSNorm1(x)));  x += down(silu(gate(h)) * up(h)),  h = RMSNorm2(x)
+final RMSNorm, lm_head. No biases. RoPE rotate-half exactly as Hugging Face LlamaForCausalLM, causal softmax
+attention scaled by 1/sqrt(head_dim), GQA through repeat_kv (KV head j serves query heads j*n_rep..(j+1)*n_rep-1).
+head_dim may differ from dim / n_heads. Parameters are a dict {Hugging Face name: tensor}, all of one dtype
+(float32 or float64), so the same code serves tight float64 checks.
+
+Optional gates (the L0 masks of pruning; any subset, tensors that may require grad, except that head_layer
+and mlp are the CoFi pair used in place of layer, never with it):
+    layer [L]         o_proj output and down_proj output        head_layer [L]  o_proj output only
+    mlp [L]           down_proj output only                      head [L, G]     attention context of all query
+    intermediate [L, I]  up_proj output, before silu(gate)*up                    heads of KV group g (G = n_kv)
+    hidden [d]        the three RMSNorms (variance over channels where hidden != 0, output times hidden) and
+                      both branch outputs. The embedding output is not gated.
+The set of channels a masked RMSNorm averages over is not differentiable: it is taken from hidden != 0 (or
+from `hidden_keep` when given, which lets a finite-difference check perturb a zero gate without moving it).
+
+Shear model file (HDF5): root attrs format = "shear-model", format_version = 1 (int32); /config int32 attrs
+dim, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab and float64 attrs rope_theta, norm_eps;
+/weights/<Hugging Face name> float32, linear weights stored [out_features, in_features].
+"""
+import math
+from dataclasses import dataclass, fields
+
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+GATE_NAMES = ("layer", "head_layer", "mlp", "head", "intermediate", "hidden")
+
+
+@dataclass
+class Config:
+    dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    intermediate: int
+    vocab: int
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+
+    def check(self):
+        if self.n_heads % self.n_kv_heads != 0:
+            raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.n_kv_heads}")
+        if self.head_dim % 2 != 0:
+            raise ValueError(f"head_dim {self.head_dim} must be even for rotate-half RoPE")
+        for f in fields(self):
+            if getattr(self, f.name) <= 0:
+                raise ValueError(f"config {f.name} must be positive, got {getattr(self, f.name)}")
+
+
+def param_shapes(c):
+    """{Hugging Face name: shape} in the order of Shear's parameter table."""
+    d, hd, I = c.dim, c.head_dim, c.intermediate
+    s = {"model.embed_tokens.weight": (c.vocab, d)}
+    for i in range(c.n_layers):
+        p = f"model.layers.{i}."
+        s[p + "self_attn.q_proj.weight"] = (c.n_heads * hd, d)
+        s[p + "self_attn.k_proj.weight"] = (c.n_kv_heads * hd, d)
+        s[p + "self_attn.v_proj.weight"] = (c.n_kv_heads * hd, d)
+        s[p + "self_attn.o_proj.weight"] = (d, c.n_heads * hd)
+        s[p + "mlp.gate_proj.weight"] = (I, d)
+        s[p + "mlp.up_proj.weight"] = (I, d)
+        s[p + "mlp.down_proj.weight"] = (d, I)
+        s[p + "input_layernorm.weight"] = (d,)
+        s[p + "post_attention_layernorm.weight"] = (d,)
+    s["model.norm.weight"] = (d,)
+    s["lm_head.weight"] = (c.vocab, d)
+    return s
+
+
+def gate_shapes(c):
+    L = c.n_layers
+    return {"layer": (L,), "head_layer": (L,), "mlp": (L,), "head": (L, c.n_kv_heads),
+            "intermediate": (L, c.intermediate), "hidden": (c.dim,)}
+
+
+def rmsnorm(x, w, eps, hidden=None, keep=None):
+    # x [B,T,d], w [d]; with hidden [d]: mean of x^2 over kept channels only, output times hidden
+    if hidden is None:
+        return w * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    if keep is None:
+        keep = hidden.detach() != 0
+    var = x[..., keep].pow(2).mean(-1, keepdim=True)
+    return w * x * torch.rsqrt(var + eps) * hidden
+
+
+def rope_cos_sin(T, hd, theta, dtype):
+    # computed in float64 and rounded once: the angles are the truth the C side approximates
+    inv_freq = 1.0 / theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd)    # [hd/2]
+    freqs = torch.outer(torch.arange(T, dtype=torch.float64), inv_freq)            # [T, hd/2]
+    emb = torch.cat((freqs, freqs), dim=-1)                                        # [T, hd]
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def forward(c, P, tokens, gates=None, hidden_keep=None):
+    """tokens int [B,T] -> logits [B,T,V] in the dtype of the parameters P."""
+    gates = gates or {}
+    unknown = set(gates) - set(GATE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown gate names {sorted(unknown)}; expected a subset of {GATE_NAMES}")
+    if "layer" in gates and ("head_layer" in gates or "mlp" in gates):
+        raise ValueError("gates 'head_layer'/'mlp' are used in place of 'layer', not together with it")
+    B, T = tokens.shape
+    H, G, hd = c.n_heads, c.n_kv_heads, c.head_dim
+    n_rep = H // G
+    hid = gates.get("hidden")
+    dtype = P["model.norm.weight"].dtype
+    cos, sin = rope_cos_sin(T, hd, c.rope_theta, dtype)                            # [T, hd]
+    causal = torch.ones(T, T, dtype=torch.bool).tril()                             # [T, T] key <= query
+
+    x = P["model.embed_tokens.weight"][tokens.long()]                               # [B,T,d]
+    for l in range(c.n_layers):
+        p = f"model.layers.{l}."
+        h = rmsnorm(x, P[p + "input_layernorm.weight"], c.norm_eps, hid, hidden_keep)
+        q = (h @ P[p + "self_attn.q_proj.weight"].T).view(B, T, H, hd).transpose(1, 2)   # [B,H,T,hd]
+        k = (h @ P[p + "self_attn.k_proj.weight"].T).view(B, T, G, hd).transpose(1, 2)   # [B,G,T,hd]
+        v = (h @ P[p + "self_attn.v_proj.weight"].T).view(B, T, G, hd).transpose(1, 2)   # [B,G,T,hd]
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(n_rep, dim=1)                                      # [B,H,T,hd] repeat_kv
+        v = v.repeat_interleave(n_rep, dim=1)
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(hd)                              # [B,H,T,T]
+        s = s.masked_fill(~causal, float("-inf"))
+        ctx = s.softmax(dim=-1) @ v                                                # [B,H,T,hd]
+        if "head" in gates:
+            ctx = ctx * gates["head"][l].repeat_interleave(n_rep).view(1, H, 1, 1)
+        a = ctx.transpose(1, 2).reshape(B, T, H * hd) @ P[p + "self_attn.o_proj.weight"].T   # [B,T,d]
+        for name in ("layer", "head_layer"):
+            if name in gates:
+                a = a * gates[name][l]
+        if hid is not None:
+            a = a * hid
+        x = x + a
+
+        h = rmsnorm(x, P[p + "post_attention_layernorm.weight"], c.norm_eps, hid, hidden_keep)
+        g = h @ P[p + "mlp.gate_proj.weight"].T                                     # [B,T,I]
+        u = h @ P[p + "mlp.up_proj.weight"].T                                       # [B,T,I]
+        if "intermediate" in gates:
+            u = u * gates["intermediate"][l]
+        m = (F.silu(g) * u) @ P[p + "mlp.down_proj.weight"].T                       # [B,T,d]
+        for name in ("layer", "mlp"):
+            if name in gates:
+                m = m * gates[name][l]
+        if hid is not None:
+            m = m * hid
+        x = x + m
+    x = rmsnorm(x, P["model.norm.weight"], c.norm_eps, hid, hidden_keep)
+    return x @ P["lm_head.weight"].T                                               # [B,T,V]
+
+
+def lm_loss(logits, targets):
+    """Mean cross-entropy over scored positions (targets != -1)."""
+    V = logits.shape[-1]
+    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1).long(), ignore_index=-1)
+
+
+def loss_and_grads(c, P, tokens, targets, gates=None):
+    """(logits, loss, {name: d loss/d weight}, {gate name: d loss/d gate}) with fresh leaf copies."""
+    W = {n: t.detach().clone().requires_grad_(True) for n, t in P.items()}
+    Z = {n: t.detach().clone().requires_grad_(True) for n, t in (gates or {}).items()}
+    logits = forward(c, W, tokens, Z)
+    loss = lm_loss(logits, targets)
+    loss.backward()
+    return (logits.detach(), loss.detach(), {n: t.grad for n, t in W.items()},
+            {n: t.grad for n, t in Z.items()})
+
+
+def train(c, P, tokens, targets, lr, betas, eps, weight_decay, grad_clip, steps, gates=None):
+    """The parity training loop: `steps` AdamW steps on one fixed batch, gates held constant.
+    Each step: zero grads; mean loss backward; clip_grad_norm_ over all parameters (torch: coefficient
+    min(1, clip / (norm + 1e-6))); AdamW (torch: p *= 1 - lr*wd, then the bias-corrected Adam step with
+    eps added to sqrt(v_hat)), weight decay on 2-D tensors only, constant lr.
+    Returns (step losses [steps], grad norms before clipping [steps], final parameters)."""
+    W = {n: t.detach().clone().requires_grad_(True) for n, t in P.items()}
+    Z = {n: t.detach() for n, t in (gates or {}).items()}
+    groups = [{"params": [t for t in W.values() if t.dim() == 2], "weight_decay": weight_decay},
+              {"params": [t for t in W.values() if t.dim() != 2], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, foreach=False)
+    step_loss, grad_norm = [], []
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=False)
+        loss = lm_loss(forward(c, W, tokens, Z), targets)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(list(W.values()), grad_clip)
+        opt.step()
+        step_loss.append(loss.item())
+        grad_norm.append(norm.item())
+    return np.array(step_loss), np.array(grad_norm), {n: t.detach() for n, t in W.items()}
+
+
+def fold_and_slice(c, P, gates):
+    """Finalization (shearing.md section 4) in reference form: fold every gate value into the weights once,
+    drop what is gated to exactly 0, return (Config, params) of the dense model whose logits equal
+    forward(c, P, tokens, gates). Rows must keep equal counts (KV groups, MLP channels) so the result is a
+    standard LLaMA shape; raises ValueError otherwise."""
+    L, H, G, hd, d = c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.dim
+    n_rep = H // G
+    dt = P["model.norm.weight"].dtype
+
+    def one(name, shape):
+        return gates[name].detach().to(dt) if name in gates else torch.ones(shape, dtype=dt)
+    layer, head_layer, mlp = one("layer", (L,)), one("head_layer", (L,)), one("mlp", (L,))
+    head, inter, hidden = one("head", (L, G)), one("intermediate", (L, c.intermediate)), one("hidden", (d,))
+    kd = torch.nonzero(hidden != 0).flatten()                                      # kept residual channels
+    hk = hidden[kd]
+    Q = {"model.embed_tokens.weight": P["model.embed_tokens.weight"][:, kd],
+         "model.norm.weight": P["model.norm.weight"][kd] * hk,
+         "lm_head.weight": P["lm_head.weight"][:, kd]}
+    kept_layers, n_groups, n_inter = [], set(), set()
+    for l in range(L):
+        a_scale, m_scale = layer[l] * head_layer[l], layer[l] * mlp[l]
+        if a_scale == 0 and m_scale == 0:
+            continue
+        kg = torch.nonzero(head[l] != 0).flatten()                                  # kept KV groups
+        ki = torch.nonzero(inter[l] != 0).flatten()                                 # kept MLP channels
+        if a_scale == 0 or m_scale == 0 or len(kg) == 0 or len(ki) == 0:
+            raise ValueError(f"layer {l}: one branch is gated off entirely but not the other")
+        n_groups.add(len(kg))
+        n_inter.add(len(ki))
+        kh = (kg[:, None] * n_rep + torch.arange(n_rep)).flatten()                  # their query heads
+        rows_q = (kh[:, None] * hd + torch.arange(hd)).flatten()
+        rows_kv = (kg[:, None] * hd + torch.arange(hd)).flatten()
+        p, n = f"model.layers.{l}.", f"model.layers.{len(kept_layers)}."
+        kept_layers.append(l)
+        v_scale = head[l][kg].repeat_interleave(hd)[:, None]                         # head gate -> v rows
+        Q[n + "self_attn.q_proj.weight"] = P[p + "self_attn.q_proj.weight"][rows_q][:, kd]
+        Q[n + "self_attn.k_proj.weight"] = P[p + "self_attn.k_proj.weight"][rows_kv][:, kd]
+        Q[n + "self_attn.v_proj.weight"] = P[p + "self_attn.v_proj.weight"][rows_kv][:, kd] * v_scale
+        Q[n + "self_attn.o_proj.weight"] = (P[p + "self_attn.o_proj.weight"][kd][:, rows_q]
+                                            * (hk * a_scale)[:, None])
+        Q[n + "mlp.gate_proj.weight"] = P[p + "mlp.gate_proj.weight"][ki][:, kd]
+        Q[n + "mlp.up_proj.weight"] = P[p + "mlp.up_proj.weight"][ki][:, kd] * inter[l][ki][:, None]
+        Q[n + "mlp.down_proj.weight"] = P[p + "mlp.down_proj.weight"][kd][:, ki] * (hk * m_scale)[:, None]
+        Q[n + "input_layernorm.weight"] = P[p + "input_layernorm.weight"][kd] * hk
+        Q[n + "post_attention_layernorm.weight"] = P[p + "post_attention_layernorm.weight"][kd] * hk
+    if len(n_groups) > 1 or len(n_inter) > 1:
+        raise ValueError(f"kept KV groups per layer {sorted(n_groups)} or MLP channels {sorted(n_inter)} differ")
+    if not kept_layers:
+        raise ValueError("every layer is gated off")
+    g_t = n_groups.pop()
+    ct = Config(dim=len(kd), n_layers=len(kept_layers), n_heads=g_t * n_rep, n_kv_heads=g_t, head_dim=hd,
+                intermediate=n_inter.pop(), vocab=c.vocab, rope_theta=c.rope_theta, norm_eps=c.norm_eps)
+    return ct, Q
+
+
+def _attr_str(v):
+    return v.decode("ascii") if isinstance(v, (bytes, np.bytes_)) else str(v)
+
+
+def load_model(path, dtype=torch.float64):
+    """(Config, {name: tensor of dtype}) from a Shear model file; raises ValueError naming what is wrong."""
+    with h5py.File(path, "r") as f:
+        fmt = _attr_str(f.attrs.get("format", ""))
+        if fmt != "shear-model":
+            raise ValueError(f"{path}: root attribute format is '{fmt}', expected 'shear-model'")
+        if int(f.attrs.get("format_version", -1)) != 1:
+            raise ValueError(f"{path}: format_version {f.attrs.get('format_version')} is not 1")
+        if "config" not in f or "weights" not in f:
+            raise ValueError(f"{path}: missing group /config or /weights")
+        a = f["config"].attrs
+        kw = {}
+        for fl in fields(Config):
+            if fl.name not in a:
+                raise ValueError(f"{path}: /config has no attribute {fl.name}")
+            kw[fl.name] = float(a[fl.name]) if fl.type is float else int(a[fl.name])
+        c = Config(**kw)
+        c.check()
+        P = {}
+        for name, shape in param_shapes(c).items():
+            key = "weights/" + name
+            if key not in f:
+                raise ValueError(f"{path}: missing dataset /{key}")
+            arr = f[key][()]
+            if tuple(arr.shape) != shape:
+                raise ValueError(f"{path}: /{key} has shape {arr.shape}, expected {shape}")
+            P[name] = torch.from_numpy(np.asarray(arr, dtype=np.float32)).to(dtype)
+    return c, P
+
+
+def write_model(f, c, P):
+    """Writes the Shear model layout into an open h5py.File (weights rounded to float32)."""
+    f.attrs["format"] = np.bytes_("shear-model")
+    f.attrs["format_version"] = np.int32(1)
+    g = f.create_group("config")
+    for fl in fields(Config):
+        v = getattr(c, fl.name)
+        g.attrs[fl.name] = np.float64(v) if fl.type is float else np.int32(v)
+    w = f.create_group("weights")
+    for name, shape in param_shapes(c).items():
+        arr = P[name].detach().cpu().numpy().astype(np.float32)
+        assert arr.shape == shape, (name, arr.shape, shape)
+        w.create_dataset(name, data=arr)
+
+
+def save_model(path, c, P):
+    with h5py.File(path, "w") as f:
+        write_model(f, c, P)
