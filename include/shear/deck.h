@@ -59,6 +59,32 @@ typedef struct {
     double optim_weight_decay;          // applied to 2-D weights only
     double optim_grad_clip;             // global-norm clip; 0 = off
 
+    // prune: targeted structured pruning (shear prune); target dims of 0 keep the source's
+    char prune_source[DECK_PATH_LEN];   // source model file
+    int prune_target_dim;               // d_T
+    int prune_target_n_layers;          // L_T
+    int prune_target_n_heads;           // H_T (GQA: KV heads follow, the group size is kept)
+    int prune_target_intermediate;      // I_T
+    int prune_n_masks;
+    char prune_masks[DECK_MAX_DOMAINS][DECK_NAME_LEN]; // learned mask types: layer head intermediate hidden head_layer mlp
+    double prune_target_warmup_frac;    // target sparsity warms up linearly over this fraction of the steps
+    double prune_lr_log_alpha;          // learning rate of the log-alphas (AdamW, same schedule)
+    double prune_lr_lambda;             // learning rate of the Lagrange multipliers (negative = ascent)
+    double prune_log_alpha_init;        // log-alpha init mean
+    double prune_log_alpha_init_std;    // log-alpha init std
+
+    // dbl: dynamic batch loading
+    char dbl_rule[DECK_NAME_LEN];       // "paper" (clamp at 0), "code" (no clamp), "constant" (no updates)
+    int dbl_interval;                   // update every N steps
+    int dbl_at_start;                   // 1 = also update before step 1
+    double dbl_eta;                     // step size of the update
+    double dbl_smoothing;               // c: w <- (1-c) w + c/k
+    char dbl_reference[DECK_NAME_LEN];  // "deck" (dbl.ref_losses), "source" (measured at start), "scaling"
+    int dbl_n_ref_losses;
+    double dbl_ref_losses[DECK_MAX_DOMAINS]; // reference loss per domain, order of data.domains
+    char dbl_scaling_file[DECK_PATH_LEN];    // CSV: params,<domain>,... one row per model, for the scaling-law fit
+    int dbl_eval_seqs;                  // eval sequences scored per domain at each update; 0 = all
+
     // run: outputs and logging
     char run_out_dir[DECK_PATH_LEN];
     int run_log_every;  // progress line every N steps
