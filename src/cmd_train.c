@@ -11,6 +11,7 @@
 #include "shear/model.h"
 #include "shear/modelfile.h"
 #include "shear/optim.h"
+#include "shear/run.h"
 #include "shear/sampler.h"
 #include "shear/store.h"
 
@@ -26,32 +27,6 @@ static void config_from_deck(const Deck *d, ModelConfig *c) {
     c->vocab = d->model_vocab;
     c->rope_theta = (float)d->model_rope_theta;
     c->norm_eps = (float)d->model_norm_eps;
-}
-
-// The training mix: deck domains (or all of the store's) and their initial proportions.
-static int resolve_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w) {
-    int n = d->data_n_domains ? d->data_n_domains : s->n_domains;
-    for (int i = 0; i < n; i++) {
-        store_idx[i] = d->data_n_domains ? store_domain(s, d->data_domains[i]) : i;
-        if (store_idx[i] < 0)
-            SHEAR_DIE("%s: data.domains: domain '%s' is not in the token store '%s'", d->path, d->data_domains[i],
-                      d->data_store);
-        if (s->n_train[store_idx[i]] == 0)
-            SHEAR_DIE("token store '%s': domain '%s' has no train sequences", d->data_store, s->names[store_idx[i]]);
-    }
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        w[i] = d->data_n_proportions ? d->data_proportions[i] : (double)s->n_train[store_idx[i]];
-        sum += w[i];
-    }
-    for (int i = 0; i < n; i++) w[i] /= sum;
-    return n;
-}
-
-static void fmt_eta(char *buf, size_t len, double sec) {
-    if (!(sec >= 0) || sec > 1e8) sec = 0;
-    long s = (long)sec;
-    snprintf(buf, len, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -119,26 +94,15 @@ int cmd_train(int argc, char **argv) {
                   store.vocab_size, cfg.vocab);
     int dom[SAMPLER_MAX_DOMAINS];
     double w[SAMPLER_MAX_DOMAINS];
-    int nd = resolve_domains(&deck, &store, dom, w);
+    int nd = run_domains(&deck, &store, dom, w);
     uint64_t nseq[SAMPLER_MAX_DOMAINS];
     for (int i = 0; i < nd; i++) nseq[i] = store.n_train[dom[i]];
     Sampler sampler;
     sampler_init(&sampler, (uint64_t)deck.train_seed, nd, nseq);
 
     // ---- outputs ----
-    FILE *metrics = NULL;
+    FILE *metrics = run_open_outputs(&dist, &deck);
     char path[DECK_PATH_LEN + 64];
-    if (dist.rank == 0) {
-        shear_mkdirs(deck.run_out_dir);
-        snprintf(path, sizeof path, "%s/deck.yaml", deck.run_out_dir);
-        FILE *f = fopen(path, "w");
-        if (!f) SHEAR_DIE("cannot write '%s'", path);
-        fputs(deck.text, f);
-        fclose(f);
-        snprintf(path, sizeof path, "%s/metrics.jsonl", deck.run_out_dir);
-        metrics = fopen(path, "w");
-        if (!metrics) SHEAR_DIE("cannot write '%s'", path);
-    }
     shear_log("shear train: %d ranks x %d threads | model d=%d L=%d H=%d kv=%d hd=%d I=%d V=%d (%.2fM params) | "
               "%d steps x %d seqs x %d tokens | %d domains\n", dist.size, threads, cfg.dim, cfg.n_layers, cfg.n_heads,
               cfg.n_kv_heads, cfg.head_dim, cfg.intermediate, cfg.vocab, model_param_count(&cfg) / 1e6,
@@ -150,6 +114,8 @@ int cmd_train(int argc, char **argv) {
     int32_t *tok = shear_malloc((size_t)mb * T * sizeof(int32_t));      // [mb, T]
     int32_t *tgt = shear_malloc((size_t)mb * T * sizeof(int32_t));      // [mb, T]
     const float dscale = 1.0f / (float)((double)G * (T - 1));          // mean over the global batch's predictions
+    int mlo, mhi;                                                        // this rank's micro-batches
+    run_micro_slice(&dist, G / mb, &mlo, &mhi);
     AdamWHyper hyper = {0, (float)deck.optim_beta1, (float)deck.optim_beta2, (float)deck.optim_eps,
                         (float)deck.optim_weight_decay, (float)deck.optim_grad_clip};
     int cosine = strcmp(deck.optim_schedule, "cosine") == 0;
@@ -159,24 +125,12 @@ int cmd_train(int argc, char **argv) {
         double t0 = shear_now();
         int new_epoch[SAMPLER_MAX_DOMAINS] = {0};
         if (sampler_next_batch(&sampler, w, (size_t)G, batch, new_epoch))
-            for (int i = 0; i < nd; i++)
-                if (new_epoch[i])
-                    shear_log("step %d: domain '%s' ran out of sequences: epoch %llu starts with a new shuffle\n",
-                              step, store.names[dom[i]], (unsigned long long)sampler.epoch[i]);
-        size_t lo, hi;
-        dist_slice(&dist, (size_t)G, &lo, &hi);
+            run_log_epochs(&sampler, &store, dom, new_epoch, step);
         ops->zero(model.g, model.table.total * sizeof(float));
         double loss_sum = 0;
-        for (size_t s = lo; s < hi; s += (size_t)mb) {
-            int B = (int)(hi - s < (size_t)mb ? hi - s : (size_t)mb);
-            for (int b = 0; b < B; b++) {
-                store_read(&store, dom[batch[s + b].domain], 0, batch[s + b].seq, seq);
-                for (int t = 0; t < T; t++) {
-                    tok[(size_t)b * T + t] = seq[t];
-                    tgt[(size_t)b * T + t] = t + 1 < T ? seq[t + 1] : -1;
-                }
-            }
-            loss_sum += model_forward_backward(&model, B, tok, tgt, NULL, dscale);
+        for (int j = mlo; j < mhi; j++) {
+            run_fill_batch(&store, dom, batch + (size_t)j * mb, mb, T, tok, tgt, seq);
+            loss_sum += model_forward_backward(&model, mb, tok, tgt, NULL, dscale);
         }
         dist_allreduce_sum(&dist, ops, model.g, model.table.total);
         dist_sum_doubles(&dist, &loss_sum, 1);
@@ -194,7 +148,7 @@ int cmd_train(int argc, char **argv) {
         if (dist.rank == 0) {
             if (step % deck.run_log_every == 0 || step == deck.train_steps || step == 1) {
                 char eta[32];
-                fmt_eta(eta, sizeof eta, elapsed / step * (deck.train_steps - step));
+                run_fmt_eta(eta, sizeof eta, elapsed / step * (deck.train_steps - step));
                 shear_log("step %5d/%d | loss %.4f | lr %.3e | gnorm %.3f | %.0f tok/s (%.0f/rank) | %.3f s | ETA %s\n",
                           step, deck.train_steps, loss, hyper.lr, gnorm, tps, tps / dist.size, dt, eta);
             }

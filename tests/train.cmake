@@ -1,5 +1,5 @@
 # Training engine: MPI data parallel gives the same loss curve on 1, 2 and 3 ranks (uneven splits of a global
-# batch of 8: 3 ranks get 2, 3, 3), and bad command lines / decks fail with a clear message.
+# batch of 8 in 4 micro-batches: 3 ranks get 1, 1, 2), and bad command lines / decks fail with a clear message.
 set(TRAIN_DIR ${CMAKE_CURRENT_BINARY_DIR}/train)
 set(TRAIN_SRC ${CMAKE_CURRENT_SOURCE_DIR}/train)
 add_test(NAME train_store_setup COMMAND ${CMAKE_COMMAND} -E make_directory ${TRAIN_DIR})

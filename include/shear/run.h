@@ -1,0 +1,32 @@
+// Pieces every long command shares (train, prune): the training mix, the global batch as a fixed list of
+// micro-batches, filling a micro-batch from the token store, run outputs and the progress line's ETA.
+#ifndef SHEAR_RUN_H
+#define SHEAR_RUN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shear/deck.h"
+#include "shear/dist.h"
+#include "shear/sampler.h"
+#include "shear/store.h"
+
+// The deck's domains (or all of the store's) as store indices, and the initial proportions (deck or by train
+// sequences), normalised. Dies naming a domain that the store lacks. Returns the number of domains.
+int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w);
+// Global micro-batch j holds sequences [j*mb, (j+1)*mb) of the global batch; this rank owns micro-batches
+// [*lo, *hi). Dies when there are more ranks than micro-batches.
+void run_micro_slice(const Dist *dist, int n_micro, int *lo, int *hi);
+// Fills tokens/targets [B, T] of B samples: the first T tokens of each stored sequence, targets shifted by
+// one, the last position not scored (-1). seq is scratch of the store's seq_len.
+void run_fill_batch(const TokenStore *s, const int *store_idx, const SampleRef *refs, int B, int T,
+                    int32_t *tokens, int32_t *targets, int32_t *seq);
+// Rank 0: creates run.out_dir, writes deck.yaml (the deck, verbatim) and opens metrics.jsonl for writing.
+// Other ranks: NULL.
+FILE *run_open_outputs(const Dist *dist, const Deck *d);
+// "hh:mm:ss"
+void run_fmt_eta(char *buf, size_t len, double seconds);
+// Checks the sampler epochs of a step and logs domains that started a new epoch.
+void run_log_epochs(const Sampler *s, const TokenStore *st, const int *store_idx, const int *new_epoch, int step);
+
+#endif

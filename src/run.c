@@ -1,0 +1,75 @@
+// Shared pieces of the long commands (see run.h).
+#include "shear/run.h"
+
+#include <string.h>
+
+#include "shear/common.h"
+
+int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w) {
+    int n = d->data_n_domains ? d->data_n_domains : s->n_domains;
+    for (int i = 0; i < n; i++) {
+        store_idx[i] = d->data_n_domains ? store_domain(s, d->data_domains[i]) : i;
+        if (store_idx[i] < 0)
+            SHEAR_DIE("%s: data.domains: domain '%s' is not in the token store '%s'", d->path, d->data_domains[i],
+                      d->data_store);
+        if (s->n_train[store_idx[i]] == 0)
+            SHEAR_DIE("token store '%s': domain '%s' has no train sequences", d->data_store, s->names[store_idx[i]]);
+    }
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        w[i] = d->data_n_proportions ? d->data_proportions[i] : (double)s->n_train[store_idx[i]];
+        sum += w[i];
+    }
+    SHEAR_CHECK(sum > 0, "%s: data.proportions sum to 0", d->path);
+    for (int i = 0; i < n; i++) w[i] /= sum;
+    return n;
+}
+
+void run_micro_slice(const Dist *dist, int n_micro, int *lo, int *hi) {
+    if (dist->size > n_micro)
+        SHEAR_DIE("%d ranks but only %d micro-batches per step (train.global_batch / train.micro_batch): use at most "
+                  "%d ranks or smaller micro-batches", dist->size, n_micro, n_micro);
+    size_t l, h;
+    dist_slice(dist, (size_t)n_micro, &l, &h);
+    *lo = (int)l;
+    *hi = (int)h;
+}
+
+void run_fill_batch(const TokenStore *s, const int *store_idx, const SampleRef *refs, int B, int T,
+                    int32_t *tokens, int32_t *targets, int32_t *seq) {
+    for (int b = 0; b < B; b++) {
+        store_read(s, store_idx[refs[b].domain], 0, refs[b].seq, seq);
+        for (int t = 0; t < T; t++) {
+            tokens[(size_t)b * T + t] = seq[t];
+            targets[(size_t)b * T + t] = t + 1 < T ? seq[t + 1] : -1;
+        }
+    }
+}
+
+FILE *run_open_outputs(const Dist *dist, const Deck *d) {
+    if (dist->rank != 0) return NULL;
+    shear_mkdirs(d->run_out_dir);
+    char path[DECK_PATH_LEN + 64];
+    snprintf(path, sizeof path, "%s/deck.yaml", d->run_out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) SHEAR_DIE("cannot write '%s' (is run.out_dir writable?)", path);
+    fputs(d->text ? d->text : "", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", d->run_out_dir);
+    FILE *m = fopen(path, "w");
+    if (!m) SHEAR_DIE("cannot write '%s'", path);
+    return m;
+}
+
+void run_fmt_eta(char *buf, size_t len, double sec) {
+    if (!(sec >= 0) || sec > 1e8) sec = 0;
+    long s = (long)sec;
+    snprintf(buf, len, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+}
+
+void run_log_epochs(const Sampler *s, const TokenStore *st, const int *store_idx, const int *new_epoch, int step) {
+    for (int i = 0; i < s->n_domains; i++)
+        if (new_epoch[i])
+            shear_log("step %d: domain '%s' ran out of sequences: epoch %llu starts with a new shuffle\n", step,
+                      st->names[store_idx[i]], (unsigned long long)s->epoch[i]);
+}
