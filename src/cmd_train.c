@@ -6,6 +6,7 @@
 
 #include "shear/cli.h"
 #include "shear/common.h"
+#include "shear/dbl_run.h"
 #include "shear/deck.h"
 #include "shear/dist.h"
 #include "shear/model.h"
@@ -108,6 +109,9 @@ int cmd_train(int argc, char **argv) {
               cfg.n_kv_heads, cfg.head_dim, cfg.intermediate, cfg.vocab, model_param_count(&cfg) / 1e6,
               deck.train_steps, G, T, nd);
 
+    DblRun dbl;
+    dbl_run_init(&dbl, &deck, &dist, &store, dom, nd, w, model_param_count(&cfg), T);
+
     // ---- steps ----
     SampleRef *batch = shear_malloc((size_t)G * sizeof *batch);       // [G] the global batch
     int32_t *seq = shear_malloc((size_t)store.seq_len * sizeof(int32_t)); // [store seq_len]
@@ -123,8 +127,10 @@ int cmd_train(int argc, char **argv) {
     long long tokens_seen = 0;
     for (int step = 1; step <= deck.train_steps; step++) {
         double t0 = shear_now();
+        if (dbl_run_due(&dbl, &deck, step))
+            dbl_run_update(&dbl, &deck, &dist, &model, &store, dom, NULL, T, step, metrics);
         int new_epoch[SAMPLER_MAX_DOMAINS] = {0};
-        if (sampler_next_batch(&sampler, w, (size_t)G, batch, new_epoch))
+        if (sampler_next_batch(&sampler, dbl.w, (size_t)G, batch, new_epoch))
             run_log_epochs(&sampler, &store, dom, new_epoch, step);
         ops->zero(model.g, model.table.total * sizeof(float));
         double loss_sum = 0;
@@ -158,6 +164,8 @@ int cmd_train(int argc, char **argv) {
             fflush(metrics);
         }
     }
+
+    dbl_run_final_eval(&dbl, &deck, &dist, &model, &store, dom, NULL, T, deck.train_steps, metrics);
 
     // ---- final model ----
     if (dist.rank == 0) {

@@ -14,9 +14,15 @@ typedef struct {
 
 static const Command COMMANDS[] = {
     {"train", cmd_train, "(continued) pre-training from an input deck, MPI data parallel"},
+    {"prune", cmd_prune, "targeted structured pruning: masks + Lagrangian toward a target shape, MPI data parallel"},
     {"keys", cmd_keys, "list every input-deck key with its default, range and meaning"},
     {"tokenize", cmd_tokenize, "JSON Lines {\"text\": ...} on stdin -> token ids (LLaMA-2 tokenizer.json)"},
     {"prep", cmd_prep, "tokenize per-domain text into an HDF5 token store; MPI-parallel"},
+    {"import", cmd_import, "Hugging Face LLaMA checkpoint (safetensors, sharded or not) -> Shear model file"},
+    {"export", cmd_export, "Shear model file -> Hugging Face LLaMA checkpoint (config.json, safetensors)"},
+    {"eval", cmd_eval, "loss / perplexity of a model: per domain on a deck's token store, or on a text file"},
+    {"info", cmd_info, "what a checkpoint, model file or token store holds; verifies checkpoint checksums"},
+    {"finalize", cmd_finalize, "prune output (source model + /masks) -> dense model of the target shape"},
 };
 
 static void usage(FILE *f) {

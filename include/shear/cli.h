@@ -20,10 +20,14 @@ long cli_long(const CliOption *o, long min, long max);
 
 // Every subcommand: int cmd_NAME(int argc, char **argv), argv[0] == "NAME". Returns the process exit code.
 int cmd_train(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_prep(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_finalize(int argc, char **argv);
 
 #endif

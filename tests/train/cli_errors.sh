@@ -17,7 +17,7 @@ expect() {
   fi
 }
 deck() { printf '%s\n' "$@" > "$WORK/deck.yaml"; echo "$WORK/deck.yaml"; }
-base=("data:" "  store: $STORE" "model:" "  dim: 32" "  n_heads: 4" "  vocab: 64" "train:" "  seq_len: 16" "run:" "  out_dir: $WORK/out")
+base=("data:" "  store: $STORE" "model:" "  dim: 32" "  n_heads: 4" "  vocab: 64" "train:" "  seq_len: 16" "dbl:" "  rule: constant" "run:" "  out_dir: $WORK/out")
 
 expect 2 "usage: shear COMMAND" -- "$SHEAR"
 expect 2 "unknown command 'frobnicate'" -- "$SHEAR" frobnicate

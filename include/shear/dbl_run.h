@@ -1,0 +1,41 @@
+// Dynamic batch loading inside a run (train, prune): reference losses, per-domain evaluation every
+// dbl.interval steps, the update on rank 0 in float64 (src/dbl.c), MPI_Bcast of the new proportions, and the
+// metrics record. The pure update rule lives in dbl.h; this file wires it to MPI, the model and the store.
+#ifndef SHEAR_DBL_RUN_H
+#define SHEAR_DBL_RUN_H
+
+#include <stdio.h>
+
+#include "shear/dbl.h"
+#include "shear/deck.h"
+#include "shear/dist.h"
+#include "shear/model.h"
+#include "shear/store.h"
+
+typedef struct {
+    int rule;                         // DBL_RULE_*
+    int k;                            // domains
+    char names[DBL_MAX_DOMAINS][DBL_NAME_LEN];
+    double w[DBL_MAX_DOMAINS];        // current proportions (identical on every rank)
+    double ref[DBL_MAX_DOMAINS];      // reference losses (rule != constant)
+    int have_ref;
+    int updates;                      // updates done
+} DblRun;
+
+// Sets the initial proportions w0 and the reference losses (dbl.reference: deck, source = per-domain eval loss
+// of the model file prune.source, scaling = the dbl.scaling_file fit at target_params). Dies naming the key on
+// a bad setting. eval_T: tokens scored per eval sequence.
+void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const TokenStore *s, const int *store_idx, int k,
+                  const double *w0, size_t target_params, int eval_T);
+// 1 when an update is due before `step` (1-based): before step 1 if dbl.at_start, then after every
+// dbl.interval steps. Never for the constant rule.
+int dbl_run_due(const DblRun *r, const Deck *d, int step);
+// Per-domain eval of m (with gates: the deterministic masks during pruning), update on rank 0, broadcast,
+// one {"event":"dbl"} record on rank 0's metrics file and a log line.
+void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s, const int *store_idx,
+                    const ModelGates *gates, int eval_T, int step, FILE *metrics);
+// Per-domain eval at the end of a run: a table on rank 0 and one {"event":"eval"} record.
+void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s,
+                        const int *store_idx, const ModelGates *gates, int eval_T, int step, FILE *metrics);
+
+#endif

@@ -1,0 +1,108 @@
+// Dynamic batch loading inside a run (see dbl_run.h).
+#include "shear/dbl_run.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "shear/common.h"
+#include "shear/evaluate.h"
+#include "shear/modelfile.h"
+
+// Per-domain mean losses of m on the eval splits; identical on every rank.
+static void domain_losses(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s,
+                          const int *store_idx, const ModelGates *gates, int eval_T, double *loss) {
+    double sum[DBL_MAX_DOMAINS], tok[DBL_MAX_DOMAINS];
+    eval_domains(dist, m, s, store_idx, r->k, eval_T, d->dbl_eval_seqs, gates, sum, tok);
+    for (int i = 0; i < r->k; i++) {
+        if (tok[i] <= 0)
+            SHEAR_DIE("token store '%s': domain '%s' has no eval sequences; dynamic batch loading and the final "
+                      "evaluation need them (prep.eval_seqs > 0)", d->data_store, r->names[i]);
+        loss[i] = sum[i] / tok[i];
+    }
+}
+
+void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const TokenStore *s, const int *store_idx, int k,
+                  const double *w0, size_t target_params, int eval_T) {
+    memset(r, 0, sizeof *r);
+    r->rule = dbl_rule_parse(d->dbl_rule);
+    SHEAR_CHECK(r->rule >= 0, "%s: dbl.rule '%s' is not paper, code or constant", d->path, d->dbl_rule);
+    r->k = k;
+    for (int i = 0; i < k; i++) {
+        snprintf(r->names[i], DBL_NAME_LEN, "%s", s->names[store_idx[i]]);
+        r->w[i] = w0[i];
+    }
+    if (r->rule == DBL_RULE_CONSTANT) return;
+    char err[1024];
+    if (strcmp(d->dbl_reference, "deck") == 0) {
+        if (d->dbl_n_ref_losses != k)
+            SHEAR_DIE("%s: dbl.ref_losses has %d values, expected one per domain (%d, order of data.domains); or set "
+                      "dbl.reference to source or scaling, or dbl.rule to constant", d->path, d->dbl_n_ref_losses, k);
+        for (int i = 0; i < k; i++) r->ref[i] = d->dbl_ref_losses[i];
+    } else if (strcmp(d->dbl_reference, "scaling") == 0) {
+        if (!d->dbl_scaling_file[0]) SHEAR_DIE("%s: dbl.reference is scaling but dbl.scaling_file is empty", d->path);
+        DblScalingTable t;
+        if (dbl_scaling_read(&t, d->dbl_scaling_file, err, sizeof err)) SHEAR_DIE("%s", err);
+        if (dbl_scaling_refs(&t, r->names, k, (double)target_params, r->ref, err, sizeof err)) SHEAR_DIE("%s", err);
+        dbl_scaling_free(&t);
+    } else { // source: the per-domain eval loss of the source model, measured now
+        if (!d->prune_source[0]) SHEAR_DIE("%s: dbl.reference is source but prune.source names no model", d->path);
+        ModelConfig c;
+        modelfile_read_config(d->prune_source, &c);
+        Model src;
+        model_create(&src, ops_cpu(), &c);
+        modelfile_load_weights(d->prune_source, &src);
+        model_alloc_acts(&src, d->train_micro_batch, eval_T);
+        domain_losses(r, d, dist, &src, s, store_idx, NULL, eval_T, r->ref);
+        model_free(&src);
+    }
+    for (int i = 0; i < k; i++)
+        if (!isfinite(r->ref[i])) SHEAR_DIE("reference loss of domain '%s' is %f, expected a finite number", r->names[i], r->ref[i]);
+    r->have_ref = 1;
+    shear_log("dbl: rule %s, reference (%s):", d->dbl_rule, d->dbl_reference);
+    for (int i = 0; i < k; i++) shear_log(" %s %.4f", r->names[i], r->ref[i]);
+    shear_log("\n");
+}
+
+int dbl_run_due(const DblRun *r, const Deck *d, int step) {
+    if (r->rule == DBL_RULE_CONSTANT) return 0;
+    if (step == 1) return d->dbl_at_start;
+    return (step - 1) % d->dbl_interval == 0;
+}
+
+void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s, const int *store_idx,
+                    const ModelGates *gates, int eval_T, int step, FILE *metrics) {
+    double loss[DBL_MAX_DOMAINS], w_new[DBL_MAX_DOMAINS];
+    domain_losses(r, d, dist, m, s, store_idx, gates, eval_T, loss);
+    if (dist->rank == 0) {
+        char err[512];
+        if (dbl_update(r->rule, r->w, loss, r->ref, r->k, d->dbl_eta, d->dbl_smoothing, w_new, err, sizeof err))
+            SHEAR_DIE("dynamic batch loading at step %d: %s", step, err);
+        dbl_write_record(metrics, step, r->k, r->names, loss, r->ref, r->w, w_new);
+        fflush(metrics);
+        shear_log("dbl: step %d | domain loss-ref -> weight:", step);
+        for (int i = 0; i < r->k; i++) shear_log(" %s %+.3f -> %.4f", r->names[i], loss[i] - r->ref[i], w_new[i]);
+        shear_log("\n");
+    }
+    // rank 0 decides; every rank's sampler switches at the same step
+    MPI_Bcast(w_new, r->k, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    memcpy(r->w, w_new, (size_t)r->k * sizeof(double));
+    r->updates++;
+}
+
+void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s,
+                        const int *store_idx, const ModelGates *gates, int eval_T, int step, FILE *metrics) {
+    double loss[DBL_MAX_DOMAINS];
+    domain_losses(r, d, dist, m, s, store_idx, gates, eval_T, loss);
+    if (dist->rank != 0) return;
+    double avg = 0;
+    shear_log("final evaluation (eval splits):\n  %-14s %9s %10s\n", "domain", "loss", "ppl");
+    fprintf(metrics, "{\"event\":\"eval\",\"step\":%d,\"losses\":{", step);
+    for (int i = 0; i < r->k; i++) {
+        shear_log("  %-14s %9.4f %10.2f\n", r->names[i], loss[i], exp(loss[i]));
+        fprintf(metrics, "%s\"%s\":%.9g", i ? "," : "", r->names[i], loss[i]);
+        avg += loss[i] / r->k;
+    }
+    shear_log("  %-14s %9.4f %10.2f\n", "average", avg, exp(avg));
+    fprintf(metrics, "},\"average_loss\":%.9g}\n", avg);
+    fflush(metrics);
+}
