@@ -1,18 +1,30 @@
 #!/usr/bin/env python3
 """Compares the loss curves (metrics.jsonl) of runs on different rank counts over the same global batch: equal
-up to reduction-order rounding, and the loss must fall. Usage: check_ranks.py REF.jsonl OTHER.jsonl..."""
+up to reduction-order rounding, and the loss must fall.
+Usage: check_ranks.py [--key KEY] [--drop D] REF.jsonl OTHER.jsonl...   (KEY: loss (train) or lm_loss (prune);
+D: the reference's loss must fall by at least D)"""
 import json
 import sys
 
-def losses(path):
-    return [json.loads(l)["loss"] for l in open(path) if '"event":"step"' in l]
+args = sys.argv[1:]
+key, drop = "loss", 0.3
+while args and args[0].startswith("--"):
+    if args[0] == "--key":
+        key = args[1]
+    elif args[0] == "--drop":
+        drop = float(args[1])
+    args = args[2:]
 
+def losses(path):
+    return [json.loads(l)[key] for l in open(path) if '"event":"step"' in l]
+
+sys.argv[1:] = args
 ref = losses(sys.argv[1])
 ok = fail = 0
-if len(ref) < 5 or not ref[-1] < ref[0] - 0.3:
+if len(ref) < 5 or not ref[-1] < ref[0] - drop:
     print(f"FAIL loss did not fall on the reference run: {ref[:1]} -> {ref[-1:]}"); fail += 1
 else:
-    print(f"ok   reference loss falls {ref[0]:.4f} -> {ref[-1]:.4f}"); ok += 1
+    print(f"ok   reference {key} {ref[0]:.4f} -> {ref[-1]:.4f} (required drop {drop})"); ok += 1
 for p in sys.argv[2:]:
     other = losses(p)
     worst = max(abs(a - b) / abs(b) for a, b in zip(other, ref)) if len(other) == len(ref) else float("inf")
