@@ -108,6 +108,16 @@ typedef struct ShearOps {
     // p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p), mhat = m/(1-b1^t), vhat = v/(1-b2^t), t >= 1.
     void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
                   float eps, float wd, float gscale, int t);
+
+    // ---- hard-concrete masks (formulas in shear/hardconcrete.h, computed in double, rounded once) ----
+    // Gate i draws u_i = eps + (1-2eps) rng_uniform(seed, RNG_STREAM_MASK, counter0 + i), eps = 1e-6;
+    // y_i = sigmoid((log u_i - log(1-u_i) + a_i) / (2/3)); z_i = clamp(1.2 y_i - 0.1, 0, 1).
+    // z[n] (overwritten), log_alpha[n]
+    void (*hardconcrete_sample)(float *z, const float *log_alpha, size_t n, uint64_t seed, uint64_t counter0);
+    // dlog_alpha[i] += dz[i] * 1[0 < 1.2y-0.1 < 1] * 1.2 y (1-y) / (2/3), u_i redrawn from the same counters.
+    // dlog_alpha, dz, log_alpha [n]
+    void (*hardconcrete_bwd)(float *dlog_alpha, const float *dz, const float *log_alpha, size_t n, uint64_t seed,
+                             uint64_t counter0);
 } ShearOps;
 
 // The CPU backend: always built.

@@ -164,6 +164,8 @@ static const ShearOps cpu_ops_table = {
     .swiglu_bwd = cpu_swiglu_bwd,
     .classifier = cpu_classifier,
     .adamw = cpu_adamw,
+    .hardconcrete_sample = cpu_hardconcrete_sample,
+    .hardconcrete_bwd = cpu_hardconcrete_bwd,
 };
 
 void ops_cpu_set_threads(int n) {

@@ -67,6 +67,11 @@ void cpu_attention_fwd(float *out, float *lse, const float *q, const float *k, c
 void cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                        const float *v, const float *out, const float *lse, size_t B, int T, int H, int Hkv, int hd);
 
+// ---- cpu_masks.c: hard-concrete mask sampling ----
+void cpu_hardconcrete_sample(float *z, const float *log_alpha, size_t n, uint64_t seed, uint64_t counter0);
+void cpu_hardconcrete_bwd(float *dlog_alpha, const float *dz, const float *log_alpha, size_t n, uint64_t seed,
+                          uint64_t counter0);
+
 // ---- cpu_classifier.c: fused classifier + cross-entropy ----
 double cpu_classifier(float *dx, float *dw, float *row_loss, float *logits_out, const float *x, const float *w,
                       const int32_t *targets, size_t N, int d, int V, float dscale);
