@@ -23,17 +23,55 @@ static void write_config(hid_t f, const ModelConfig *c) {
     H5Gclose(g);
 }
 
-void modelfile_save(const char *path, const Model *m, const char *deck_text) {
+struct ModelFileWriter {
+    hid_t f, weights;
+    char path[2048], tmp[2048 + 8];
+};
+
+ModelFileWriter *modelfile_begin(const char *path, const ModelConfig *c, const char *deck_text) {
     h5_quiet();
-    char tmp[2048];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) SHEAR_DIE("cannot create model file '%s' (is the folder writable?)", tmp);
-    h5_attr_write_string(f, "format", MODELFILE_FORMAT);
-    h5_attr_write_int(f, "format_version", MODELFILE_VERSION);
-    write_config(f, &m->cfg);
-    hid_t g = H5Gcreate2(f, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(g, "group /weights in '%s'", tmp);
+    ModelFileWriter *w = shear_calloc(1, sizeof *w);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
+    w->f = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->f < 0) SHEAR_DIE("cannot create model file '%s' (is the folder writable?)", w->tmp);
+    h5_attr_write_string(w->f, "format", MODELFILE_FORMAT);
+    h5_attr_write_int(w->f, "format_version", MODELFILE_VERSION);
+    write_config(w->f, c);
+    w->weights = H5Gcreate2(w->f, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(w->weights, "group /weights in '%s'", w->tmp);
+    if (deck_text) h5_write_text(w->f, "deck", deck_text);
+    return w;
+}
+
+void modelfile_write_tensor(ModelFileWriter *w, const ParamInfo *p, const float *data, const char *source_dtype) {
+    hsize_t dims[2] = {(hsize_t)p->shape[0], (hsize_t)p->shape[1]};
+    hid_t sp = H5Screate_simple(p->ndim, dims, NULL);
+    hid_t ds = H5Dcreate2(w->weights, p->name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(ds, "tensor '%s' in '%s'", p->name, w->tmp);
+    H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "tensor '%s' in '%s'", p->name, w->tmp);
+    if (source_dtype) h5_attr_write_string(ds, "source_dtype", source_dtype);
+    H5Dclose(ds);
+    H5Sclose(sp);
+}
+
+void modelfile_write_attr_string(ModelFileWriter *w, const char *name, const char *value) {
+    h5_attr_write_string(w->f, name, value);
+}
+
+void modelfile_write_attr_int(ModelFileWriter *w, const char *name, int64_t value) {
+    h5_attr_write_int(w->f, name, value);
+}
+
+void modelfile_end(ModelFileWriter *w) {
+    H5Gclose(w->weights);
+    if (H5Fclose(w->f) < 0) SHEAR_DIE("cannot finish writing '%s' (disk full?)", w->tmp);
+    if (rename(w->tmp, w->path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
+    free(w);
+}
+
+void modelfile_save(const char *path, const Model *m, const char *deck_text) {
+    ModelFileWriter *w = modelfile_begin(path, &m->cfg, deck_text);
     size_t maxn = 0;
     for (int i = 0; i < m->table.n; i++)
         if (m->table.p[i].numel > maxn) maxn = m->table.p[i].numel;
@@ -41,19 +79,10 @@ void modelfile_save(const char *path, const Model *m, const char *deck_text) {
     for (int i = 0; i < m->table.n; i++) {
         const ParamInfo *p = &m->table.p[i];
         m->ops->download(h, m->w + p->offset, p->numel * sizeof(float));
-        hsize_t dims[2] = {(hsize_t)p->shape[0], (hsize_t)p->shape[1]};
-        hid_t sp = H5Screate_simple(p->ndim, dims, NULL);
-        hid_t ds = H5Dcreate2(g, p->name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        H5_CHECK(ds, "tensor '%s' in '%s'", p->name, tmp);
-        H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h), "tensor '%s' in '%s'", p->name, tmp);
-        H5Dclose(ds);
-        H5Sclose(sp);
+        modelfile_write_tensor(w, p, h, NULL);
     }
     free(h);
-    H5Gclose(g);
-    if (deck_text) h5_write_text(f, "deck", deck_text);
-    if (H5Fclose(f) < 0) SHEAR_DIE("cannot finish writing '%s' (disk full?)", tmp);
-    if (rename(tmp, path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    modelfile_end(w);
 }
 
 static hid_t open_model(const char *path) {
@@ -93,40 +122,74 @@ void modelfile_read_config(const char *path, ModelConfig *c) {
     H5Fclose(f);
 }
 
+struct ModelFileReader {
+    hid_t f;
+    char path[2048];
+};
+
+ModelFileReader *modelfile_open(const char *path, ModelConfig *c) {
+    modelfile_read_config(path, c);
+    ModelFileReader *r = shear_calloc(1, sizeof *r);
+    r->f = open_model(path);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    return r;
+}
+
+void modelfile_read_tensor(ModelFileReader *r, const ParamInfo *p, float *h, char *source_dtype, size_t len) {
+    const char *path = r->path;
+    hid_t f = r->f;
+    char dsname[PARAM_NAME_LEN + 16];
+    snprintf(dsname, sizeof dsname, "weights/%s", p->name);
+    if (H5Lexists(f, "weights", H5P_DEFAULT) <= 0 || H5Lexists(f, dsname, H5P_DEFAULT) <= 0)
+        SHEAR_DIE("'%s': tensor '%s' is missing", path, p->name);
+    hid_t ds = H5Dopen2(f, dsname, H5P_DEFAULT);
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[2] = {0, 0};
+    int nd = H5Sget_simple_extent_ndims(sp);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (nd != p->ndim || (int)dims[0] != p->shape[0] || (nd == 2 && (int)dims[1] != p->shape[1])) {
+        char got[64], want[64];
+        if (nd == 2) snprintf(got, sizeof got, "[%llu, %llu]", (unsigned long long)dims[0], (unsigned long long)dims[1]);
+        else snprintf(got, sizeof got, "%d-D", nd);
+        if (nd == 1) snprintf(got, sizeof got, "[%llu]", (unsigned long long)dims[0]);
+        if (p->ndim == 2) snprintf(want, sizeof want, "[%d, %d]", p->shape[0], p->shape[1]);
+        else snprintf(want, sizeof want, "[%d]", p->shape[0]);
+        SHEAR_DIE("'%s': tensor '%s' has shape %s, expected %s from /config", path, p->name, got, want);
+    }
+    if (h && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h) < 0)
+        SHEAR_DIE("'%s': cannot read tensor '%s' (truncated or corrupt file?)", path, p->name);
+    for (size_t j = 0; h && j < p->numel; j++)
+        if (!isfinite(h[j])) SHEAR_DIE("'%s': tensor '%s' holds a non-finite value at element %zu", path, p->name, j);
+    if (source_dtype && h5_attr_read_string(ds, "source_dtype", source_dtype, len)) source_dtype[0] = 0;
+    H5Sclose(sp);
+    H5Dclose(ds);
+}
+
+int modelfile_read_attr_string(ModelFileReader *r, const char *name, char *buf, size_t len) {
+    return h5_attr_read_string(r->f, name, buf, len);
+}
+
+int modelfile_read_attr_int(ModelFileReader *r, const char *name, int64_t *value) {
+    return h5_attr_read_int(r->f, name, value);
+}
+
+void modelfile_close(ModelFileReader *r) {
+    H5Fclose(r->f);
+    free(r);
+}
+
 void modelfile_load_weights(const char *path, Model *m) {
-    hid_t f = open_model(path);
+    ModelFileReader r = {.f = open_model(path)};
+    snprintf(r.path, sizeof r.path, "%s", path);
     size_t maxn = 0;
     for (int i = 0; i < m->table.n; i++)
         if (m->table.p[i].numel > maxn) maxn = m->table.p[i].numel;
     float *h = shear_malloc(maxn * sizeof(float)); // [numel]
-    char dsname[PARAM_NAME_LEN + 16];
     for (int i = 0; i < m->table.n; i++) {
         const ParamInfo *p = &m->table.p[i];
-        snprintf(dsname, sizeof dsname, "weights/%s", p->name);
-        if (H5Lexists(f, "weights", H5P_DEFAULT) <= 0 || H5Lexists(f, dsname, H5P_DEFAULT) <= 0)
-            SHEAR_DIE("'%s': tensor '%s' is missing", path, p->name);
-        hid_t ds = H5Dopen2(f, dsname, H5P_DEFAULT);
-        hid_t sp = H5Dget_space(ds);
-        hsize_t dims[2] = {0, 0};
-        int nd = H5Sget_simple_extent_ndims(sp);
-        H5Sget_simple_extent_dims(sp, dims, NULL);
-        if (nd != p->ndim || (int)dims[0] != p->shape[0] || (nd == 2 && (int)dims[1] != p->shape[1])) {
-            char got[64], want[64];
-            if (nd == 2) snprintf(got, sizeof got, "[%llu, %llu]", (unsigned long long)dims[0], (unsigned long long)dims[1]);
-            else snprintf(got, sizeof got, "%d-D", nd);
-            if (nd == 1) snprintf(got, sizeof got, "[%llu]", (unsigned long long)dims[0]);
-            if (p->ndim == 2) snprintf(want, sizeof want, "[%d, %d]", p->shape[0], p->shape[1]);
-            else snprintf(want, sizeof want, "[%d]", p->shape[0]);
-            SHEAR_DIE("'%s': tensor '%s' has shape %s, expected %s from /config", path, p->name, got, want);
-        }
-        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h) < 0)
-            SHEAR_DIE("'%s': cannot read tensor '%s' (truncated or corrupt file?)", path, p->name);
-        for (size_t j = 0; j < p->numel; j++)
-            if (!isfinite(h[j])) SHEAR_DIE("'%s': tensor '%s' holds a non-finite value at element %zu", path, p->name, j);
+        modelfile_read_tensor(&r, p, h, NULL, 0);
         m->ops->upload(m->w + p->offset, h, p->numel * sizeof(float));
-        H5Sclose(sp);
-        H5Dclose(ds);
     }
     free(h);
-    H5Fclose(f);
+    H5Fclose(r.f);
 }

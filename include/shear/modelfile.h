@@ -4,6 +4,11 @@
 //                              rope_theta, norm_eps (double)
 //   /weights/<HF name>  float32, the Hugging Face shape ([out, in] for linear weights)
 //   /deck               uint8 text: the input deck that produced the file (when there is one)
+// Written by `shear import` (all optional, src/hf.c):
+//   /weights/<HF name>  attr source_dtype = "F32" | "F16" | "BF16": the tensor's dtype in the Hugging Face
+//                       checkpoint; `shear export` writes that dtype back by default (bf16 -> f32 -> bf16 is exact)
+//   /                   attrs tokenizer (file name of the tokenizer.json copied next to the model file),
+//                       tokenizer_hash ("fnv1a64:<16 hex>" of its bytes), max_position_embeddings (int)
 // Checkpoints (issue "checkpoints") use the same layout plus the training state.
 #ifndef SHEAR_MODELFILE_H
 #define SHEAR_MODELFILE_H
@@ -21,5 +26,26 @@ void modelfile_read_config(const char *path, ModelConfig *c);
 // Loads every tensor of the table into m (created with the file's config); dies naming a missing tensor or
 // a shape mismatch, and rejects non-finite weights.
 void modelfile_load_weights(const char *path, Model *m);
+
+// Streaming access, one tensor at a time, so that import and export never hold a whole model in memory
+// (LLaMA-2 7B in fp32 is 27 GB). The writer has modelfile_save's guarantees (PATH.tmp, then rename).
+typedef struct ModelFileWriter ModelFileWriter;
+ModelFileWriter *modelfile_begin(const char *path, const ModelConfig *c, const char *deck_text);
+// data [p->numel] host floats; source_dtype may be NULL (no attribute)
+void modelfile_write_tensor(ModelFileWriter *w, const ParamInfo *p, const float *data, const char *source_dtype);
+void modelfile_write_attr_string(ModelFileWriter *w, const char *name, const char *value); // root attribute
+void modelfile_write_attr_int(ModelFileWriter *w, const char *name, int64_t value);        // root attribute
+void modelfile_end(ModelFileWriter *w);
+
+typedef struct ModelFileReader ModelFileReader;
+// Opens a model file and reads its shape (dies like modelfile_read_config).
+ModelFileReader *modelfile_open(const char *path, ModelConfig *c);
+// Reads tensor p into data [p->numel] with the checks of modelfile_load_weights (data NULL: checks the shape
+// only); source_dtype (may be NULL) gets the tensor's source_dtype attribute or "" when it has none.
+void modelfile_read_tensor(ModelFileReader *r, const ParamInfo *p, float *data, char *source_dtype, size_t len);
+// Root attributes: 0, or -1 when absent.
+int modelfile_read_attr_string(ModelFileReader *r, const char *name, char *buf, size_t len);
+int modelfile_read_attr_int(ModelFileReader *r, const char *name, int64_t *value);
+void modelfile_close(ModelFileReader *r);
 
 #endif

@@ -1,0 +1,393 @@
+// shear import / shear export (see hf.h): Hugging Face safetensors checkpoints <-> Shear model files,
+// streamed one tensor at a time (safetensors memory-mapped, one tensor's floats in memory).
+#include "shear/hf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shear/common.h"
+#include "shear/modelfile.h"
+#include "shear/safetensors.h"
+#include "shear/tokenizer.h"
+
+#define PATH_LEN 4096
+
+// ---- small file helpers ----
+
+static uint64_t fnv1a64(uint64_t h, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+#define FNV_START 0xcbf29ce484222325ull
+
+// Copies src to dst (through dst.tmp); returns "fnv1a64:<hex>" of the bytes in hash [32].
+static void copy_file(const char *src, const char *dst, char *hash) {
+    char tmp[PATH_LEN + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    FILE *in = fopen(src, "rb");
+    if (!in) SHEAR_DIE("cannot open '%s': %s", src, strerror(errno));
+    FILE *out = fopen(tmp, "wb");
+    if (!out) SHEAR_DIE("cannot create '%s': %s", tmp, strerror(errno));
+    unsigned char buf[1 << 16];
+    uint64_t h = FNV_START;
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        h = fnv1a64(h, buf, n);
+        if (fwrite(buf, 1, n, out) != n) SHEAR_DIE("cannot write '%s' (disk full?)", tmp);
+    }
+    if (ferror(in)) SHEAR_DIE("error reading '%s'", src);
+    fclose(in);
+    if (fclose(out) != 0) SHEAR_DIE("cannot finish writing '%s' (disk full?)", tmp);
+    if (rename(tmp, dst) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", tmp, dst, strerror(errno));
+    snprintf(hash, 32, "fnv1a64:%016llx", (unsigned long long)h);
+}
+
+static void file_hash(const char *path, char *hash) {
+    size_t n;
+    char *s = shear_read_file(path, &n);
+    snprintf(hash, 32, "fnv1a64:%016llx", (unsigned long long)fnv1a64(FNV_START, (unsigned char *)s, n));
+    free(s);
+}
+
+static void write_text(const char *path, const char *text) {
+    char tmp[PATH_LEN + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) SHEAR_DIE("cannot create '%s': %s", tmp, strerror(errno));
+    size_t n = strlen(text);
+    if (fwrite(text, 1, n, f) != n || fclose(f) != 0) SHEAR_DIE("cannot write '%s' (disk full?)", tmp);
+    if (rename(tmp, path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+}
+
+// <model without .h5>.tokenizer.json, next to the model file
+static void tokenizer_path_for(const char *model_path, char *out, size_t len) {
+    size_t n = strlen(model_path);
+    if (n > 3 && strcmp(model_path + n - 3, ".h5") == 0) n -= 3;
+    snprintf(out, len, "%.*s.tokenizer.json", (int)n, model_path);
+}
+
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static size_t max_numel(const ParamTable *t) {
+    size_t m = 0;
+    for (int i = 0; i < t->n; i++)
+        if (t->p[i].numel > m) m = t->p[i].numel;
+    return m;
+}
+
+// ---- import ----
+
+typedef struct {
+    StFile *files; // [n_files] mapped shards
+    int n_files;
+    int *file_of;  // [table n] shard of each parameter
+    int *tensor_of; // [table n] its tensor in that shard
+} Checkpoint;
+
+// Old checkpoints carry RoPE's inverse frequencies as buffers; they must agree with rope_theta, or the
+// checkpoint was made with a RoPE variant Shear would not reproduce.
+static void check_inv_freq(const StFile *f, const StTensor *t, const ModelConfig *c) {
+    int half = c->head_dim / 2;
+    if (t->ndim != 1 || t->shape[0] != (uint64_t)half || !(t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16))
+        SHEAR_DIE("'%s': tensor '%s' is not a [%d] float vector of RoPE frequencies", f->path, t->name, half);
+    float *v = shear_malloc((size_t)half * sizeof(float)); // [hd/2]
+    st_to_f32(t->dtype, st_file_data(f, t), (size_t)half, v);
+    for (int i = 0; i < half; i++) {
+        double want = 1.0 / pow(c->rope_theta, 2.0 * i / c->head_dim);
+        if (fabs(v[i] - want) > 1e-2 * want)
+            SHEAR_DIE("'%s': tensor '%s' element %d is %g but rope_theta %g gives %g (scaled RoPE?)", f->path, t->name,
+                      i, (double)v[i], (double)c->rope_theta, want);
+    }
+    free(v);
+}
+
+// Places every tensor of every shard: each must be a parameter of the table (or a RoPE buffer), once.
+static void place_tensors(Checkpoint *ck, const ParamTable *tab, const ModelConfig *c) {
+    ck->file_of = shear_malloc((size_t)tab->n * sizeof(int));
+    ck->tensor_of = shear_malloc((size_t)tab->n * sizeof(int));
+    for (int i = 0; i < tab->n; i++) ck->file_of[i] = -1;
+    for (int f = 0; f < ck->n_files; f++) {
+        const StFile *sf = &ck->files[f];
+        for (int k = 0; k < sf->h.n; k++) {
+            const StTensor *t = &sf->h.t[k];
+            int i = param_table_find(tab, t->name);
+            if (i < 0) {
+                size_t n = strlen(t->name);
+                const char *rope = "self_attn.rotary_emb.inv_freq";
+                if (n > strlen(rope) && strcmp(t->name + n - strlen(rope), rope) == 0) {
+                    check_inv_freq(sf, t, c);
+                    continue;
+                }
+                SHEAR_DIE("'%s': tensor '%s' is not a weight of the LlamaForCausalLM that config.json describes "
+                          "(%d layers; biases and other architectures are not supported)", sf->path, t->name, c->n_layers);
+            }
+            if (ck->file_of[i] >= 0)
+                SHEAR_DIE("tensor '%s' is in both '%s' and '%s'", t->name, ck->files[ck->file_of[i]].path, sf->path);
+            const ParamInfo *p = &tab->p[i];
+            int shape_ok = t->ndim == p->ndim && t->shape[0] == (uint64_t)p->shape[0] &&
+                           (p->ndim == 1 || t->shape[1] == (uint64_t)p->shape[1]);
+            if (!shape_ok) {
+                char got[96] = "[", want[64];
+                for (int d = 0; d < t->ndim; d++)
+                    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", d ? ", " : "", (unsigned long long)t->shape[d]);
+                strncat(got, "]", sizeof got - strlen(got) - 1);
+                if (p->ndim == 2) snprintf(want, sizeof want, "[%d, %d]", p->shape[0], p->shape[1]);
+                else snprintf(want, sizeof want, "[%d]", p->shape[0]);
+                SHEAR_DIE("'%s': tensor '%s' has shape %s, but config.json gives %s", sf->path, t->name, got, want);
+            }
+            if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
+                SHEAR_DIE("'%s': tensor '%s' has dtype %s; expected F32, F16 or BF16 weights", sf->path, t->name,
+                          st_dtype_name(t->dtype));
+            ck->file_of[i] = f;
+            ck->tensor_of[i] = k;
+        }
+    }
+    for (int i = 0; i < tab->n; i++)
+        if (ck->file_of[i] < 0)
+            SHEAR_DIE("tensor '%s' is missing from the checkpoint (config.json describes %d layers, vocab %d)",
+                      tab->p[i].name, c->n_layers, c->vocab);
+}
+
+// model.safetensors, or the shards that model.safetensors.index.json names (all of them, each listing
+// exactly the tensors the index gives it).
+static void open_checkpoint(Checkpoint *ck, const char *dir) {
+    char single[PATH_LEN], index[PATH_LEN];
+    snprintf(single, sizeof single, "%s/model.safetensors", dir);
+    snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
+    if (shear_file_exists(single)) {
+        ck->n_files = 1;
+        ck->files = shear_calloc(1, sizeof(StFile));
+        st_file_open(&ck->files[0], single);
+        return;
+    }
+    if (!shear_file_exists(index))
+        SHEAR_DIE("'%s' has neither model.safetensors nor model.safetensors.index.json (pytorch_model.bin "
+                  "checkpoints are not supported: save with safe_serialization=True)", dir);
+    size_t len;
+    char *text = shear_read_file(index, &len), err[512];
+    StIndex ix;
+    if (st_index_parse(text, len, &ix, err, sizeof err)) SHEAR_DIE("'%s': %s", index, err);
+    free(text);
+    ck->n_files = ix.n_files;
+    ck->files = shear_calloc((size_t)ix.n_files, sizeof(StFile));
+    for (int s = 0; s < ix.n_files; s++) {
+        char p[PATH_LEN];
+        snprintf(p, sizeof p, "%s/%s", dir, ix.files[s]);
+        if (!shear_file_exists(p)) SHEAR_DIE("shard '%s' named in '%s' is missing", p, index);
+        st_file_open(&ck->files[s], p);
+    }
+    for (int i = 0; i < ix.n; i++)
+        if (st_header_find(&ck->files[ix.shard[i]].h, ix.names[i]) < 0)
+            SHEAR_DIE("'%s' puts tensor '%s' in '%s', which does not hold it", index, ix.names[i], ix.files[ix.shard[i]]);
+    for (int s = 0; s < ix.n_files; s++)
+        for (int k = 0; k < ck->files[s].h.n; k++) {
+            const char *nm = ck->files[s].h.t[k].name;
+            int listed = -1;
+            for (int i = 0; i < ix.n && listed < 0; i++)
+                if (strcmp(ix.names[i], nm) == 0) listed = i;
+            if (listed < 0 || ix.shard[listed] != s)
+                SHEAR_DIE("shard '%s' holds tensor '%s' but '%s' %s", ck->files[s].path, nm, index,
+                          listed < 0 ? "does not list it" : "puts it in another shard");
+        }
+    st_index_free(&ix);
+}
+
+void hf_import(const char *dir, const char *out_path) {
+    double t0 = shear_now();
+    char cfg_path[PATH_LEN];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
+    if (!shear_file_exists(cfg_path)) SHEAR_DIE("'%s' has no config.json: not a Hugging Face model folder", dir);
+    char *cfg_text = shear_read_file(cfg_path, NULL);
+    HfConfig hc;
+    hf_config_parse(cfg_path, cfg_text, &hc);
+    free(cfg_text);
+    const ModelConfig *c = &hc.cfg;
+    ParamTable tab;
+    param_table_build(&tab, c);
+    Checkpoint ck = {0};
+    open_checkpoint(&ck, dir);
+    place_tensors(&ck, &tab, c);
+
+    ModelFileWriter *w = modelfile_begin(out_path, c, NULL);
+    if (hc.max_position_embeddings > 0) modelfile_write_attr_int(w, "max_position_embeddings", hc.max_position_embeddings);
+    float *buf = shear_malloc(max_numel(&tab) * sizeof(float)); // [numel] one tensor
+    size_t bytes_in = 0;
+    for (int i = 0; i < tab.n; i++) {
+        const ParamInfo *p = &tab.p[i];
+        const StFile *f = &ck.files[ck.file_of[i]];
+        const StTensor *t = &f->h.t[ck.tensor_of[i]];
+        st_to_f32(t->dtype, st_file_data(f, t), p->numel, buf);
+        for (size_t j = 0; j < p->numel; j++)
+            if (!isfinite(buf[j])) SHEAR_DIE("'%s': tensor '%s' holds a non-finite value at element %zu", f->path, p->name, j);
+        modelfile_write_tensor(w, p, buf, st_dtype_name(t->dtype));
+        st_file_release(f, t);
+        bytes_in += (size_t)(t->end - t->begin);
+    }
+    free(buf);
+    char tok_src[PATH_LEN], tok_dst[PATH_LEN], hash[32];
+    snprintf(tok_src, sizeof tok_src, "%s/tokenizer.json", dir);
+    if (shear_file_exists(tok_src)) {
+        tokenizer_path_for(out_path, tok_dst, sizeof tok_dst);
+        copy_file(tok_src, tok_dst, hash);
+        modelfile_write_attr_string(w, "tokenizer", base_name(tok_dst));
+        modelfile_write_attr_string(w, "tokenizer_hash", hash);
+    }
+    modelfile_end(w);
+    shear_log("import: %s -> %s: %d tensors, %zu parameters, %.1f MB read from %d file%s%s%s (%.1f s)\n", dir,
+              out_path, tab.n, model_param_count(c), bytes_in / 1e6, ck.n_files, ck.n_files > 1 ? "s" : "",
+              shear_file_exists(tok_src) ? ", tokenizer copied to " : "", shear_file_exists(tok_src) ? tok_dst : "",
+              shear_now() - t0);
+    for (int f = 0; f < ck.n_files; f++) st_file_close(&ck.files[f]);
+    free(ck.files);
+    free(ck.file_of);
+    free(ck.tensor_of);
+    param_table_free(&tab);
+}
+
+// ---- export ----
+
+static const char *torch_dtype_name(StDtype d) {
+    return d == ST_BF16 ? "bfloat16" : d == ST_F16 ? "float16" : "float32";
+}
+
+// Earlier exports into the same folder: a stale model.safetensors would shadow new shards in loaders.
+static void remove_stale(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) SHEAR_DIE("cannot list '%s': %s", dir, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned a, b;
+        char tail[32] = "";
+        int shard = sscanf(e->d_name, "model-%5u-of-%5u%31s", &a, &b, tail) == 3 && strcmp(tail, ".safetensors") == 0;
+        if (shard || strcmp(e->d_name, "model.safetensors") == 0 || strcmp(e->d_name, "model.safetensors.index.json") == 0) {
+            char p[PATH_LEN];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (remove(p) != 0) SHEAR_DIE("cannot remove the earlier export '%s': %s", p, strerror(errno));
+            shear_log("export: removed earlier %s\n", p);
+        }
+    }
+    closedir(d);
+}
+
+static void export_tokenizer(const char *model_path, ModelFileReader *r, const HfExportOptions *o, const char *dir) {
+    char src[PATH_LEN], dst[PATH_LEN], hash[32], want[64] = "";
+    if (o->tokenizer) {
+        snprintf(src, sizeof src, "%s", o->tokenizer);
+        if (!shear_file_exists(src)) SHEAR_DIE("--tokenizer '%s' does not exist", src);
+    } else {
+        char name[PATH_LEN];
+        if (modelfile_read_attr_string(r, "tokenizer", name, sizeof name)) {
+            shear_log("export: '%s' records no tokenizer; none exported (use --tokenizer FILE)\n", model_path);
+            return;
+        }
+        tokenizer_path_for(model_path, src, sizeof src);
+        if (!shear_file_exists(src))
+            SHEAR_DIE("'%s' was imported with tokenizer '%s', but '%s' is missing (give one with --tokenizer FILE)",
+                      model_path, name, src);
+        modelfile_read_attr_string(r, "tokenizer_hash", want, sizeof want);
+        file_hash(src, hash);
+        if (strcmp(hash, want) != 0)
+            SHEAR_DIE("'%s' has hash %s, but '%s' recorded %s at import: not the model's tokenizer (give one with "
+                      "--tokenizer FILE)", src, hash, model_path, want);
+    }
+    snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
+    copy_file(src, dst, hash);
+    // tokenizer_config.json tells transformers how to use it; only claimed for the LLaMA-2 tokenizer Shear reads
+    char err[256];
+    Tokenizer *tk = tokenizer_load(src, err, sizeof err);
+    if (tk) {
+        snprintf(dst, sizeof dst, "%s/tokenizer_config.json", dir);
+        write_text(dst, "{\n  \"tokenizer_class\": \"LlamaTokenizerFast\",\n  \"bos_token\": \"<s>\",\n"
+                        "  \"eos_token\": \"</s>\",\n  \"unk_token\": \"<unk>\",\n  \"add_bos_token\": true,\n"
+                        "  \"add_eos_token\": false,\n  \"clean_up_tokenization_spaces\": false\n}\n");
+        tokenizer_free(tk);
+    }
+}
+
+void hf_export(const char *model_path, const char *dir, const HfExportOptions *o) {
+    double t0 = shear_now();
+    ModelConfig c;
+    ModelFileReader *r = modelfile_open(model_path, &c);
+    ParamTable tab;
+    param_table_build(&tab, &c);
+    StSpec *spec = shear_calloc((size_t)tab.n, sizeof *spec);       // [n] in table order
+    int *shard = shear_malloc((size_t)tab.n * sizeof(int));         // [n] shard of each tensor
+    int forced = -1;
+    if (o->dtype) {
+        forced = strcmp(o->dtype, "bf16") == 0 ? ST_BF16 : strcmp(o->dtype, "f16") == 0 ? ST_F16
+                 : strcmp(o->dtype, "f32") == 0 ? ST_F32 : -1;
+        SHEAR_CHECK(forced >= 0, "--dtype '%s' is not one of bf16, f16, f32", o->dtype);
+    }
+    uint64_t in_shard = 0, total = 0;
+    int n_shards = 1;
+    for (int i = 0; i < tab.n; i++) {
+        const ParamInfo *p = &tab.p[i];
+        char src[16];
+        modelfile_read_tensor(r, p, NULL, src, sizeof src);
+        int d = forced >= 0 ? forced : st_dtype_parse(src);
+        if (d != ST_F32 && d != ST_F16 && d != ST_BF16) d = ST_F32; // trained, not imported: keep every bit
+        spec[i] = (StSpec){.name = p->name, .dtype = (StDtype)d, .ndim = p->ndim,
+                           .shape = {(uint64_t)p->shape[0], (uint64_t)p->shape[1]}};
+        uint64_t bytes = (uint64_t)p->numel * st_dtype_size(spec[i].dtype);
+        if (in_shard > 0 && in_shard + bytes > o->max_shard_bytes) { // as transformers: a big tensor gets its own
+            n_shards++;
+            in_shard = 0;
+        }
+        in_shard += bytes;
+        total += bytes;
+        shard[i] = n_shards - 1;
+    }
+    shear_mkdirs(dir);
+    remove_stale(dir);
+    float *buf = shear_malloc(max_numel(&tab) * sizeof(float)); // [numel] one tensor
+    char path[PATH_LEN], name[64];
+    size_t idx_cap = 256 + (size_t)tab.n * (PARAM_NAME_LEN + 48);
+    char *idx = shear_malloc(idx_cap);
+    size_t il = (size_t)snprintf(idx, idx_cap, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {\n",
+                                 (unsigned long long)total);
+    for (int s = 0, i = 0; s < n_shards; s++) {
+        if (n_shards == 1) snprintf(name, sizeof name, "model.safetensors");
+        else snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, n_shards);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        int first = i;
+        while (i < tab.n && shard[i] == s) i++;
+        StWriter *w = st_writer_open(path, spec + first, i - first);
+        for (int k = first; k < i; k++) {
+            modelfile_read_tensor(r, &tab.p[k], buf, NULL, 0);
+            st_writer_put(w, buf);
+            il += (size_t)snprintf(idx + il, idx_cap - il, "    \"%s\": \"%s\"%s\n", tab.p[k].name, name,
+                                   k + 1 < tab.n ? "," : "");
+        }
+        st_writer_close(w);
+    }
+    snprintf(idx + il, idx_cap - il, "  }\n}\n");
+    if (n_shards > 1) {
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        write_text(path, idx);
+    }
+    free(idx);
+    free(buf);
+
+    int64_t max_pos = 0;
+    if (modelfile_read_attr_int(r, "max_position_embeddings", &max_pos)) max_pos = 0;
+    char *cfg = hf_config_json(&c, torch_dtype_name(spec[0].dtype), (int)max_pos);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    write_text(path, cfg);
+    free(cfg);
+    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    write_text(path, "{\n  \"_from_model_config\": true,\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2\n}\n");
+    export_tokenizer(model_path, r, o, dir);
+    shear_log("export: %s -> %s: %d tensors, %.1f MB of %s in %d shard%s (%.1f s)\n", model_path, dir, tab.n,
+              total / 1e6, forced >= 0 ? st_dtype_name((StDtype)forced) : "source dtypes", n_shards,
+              n_shards > 1 ? "s" : "", shear_now() - t0);
+    modelfile_close(r);
+    free(spec);
+    free(shard);
+    param_table_free(&tab);
+}

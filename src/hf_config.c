@@ -1,0 +1,172 @@
+// Hugging Face config.json for LlamaForCausalLM: read with every unsupported option refused by name,
+// written with the model's real shape (see hf.h).
+#include "shear/hf.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "shear/common.h"
+
+// HF's own defaults (transformers LlamaConfig) for keys a config.json may leave out.
+#define HF_DEFAULT_RMS_EPS 1e-6
+#define HF_DEFAULT_ROPE_THETA 10000.0
+
+static const cJSON *key(const cJSON *root, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+    return cJSON_IsNull(v) ? NULL : v; // "key": null means "not set" in HF configs
+}
+
+static int get_int(const char *path, const cJSON *root, const char *name, int required, int dflt) {
+    const cJSON *v = key(root, name);
+    if (!v) {
+        if (required) SHEAR_DIE("'%s': key '%s' is missing; a LlamaForCausalLM config.json needs it", path, name);
+        return dflt;
+    }
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!(d >= 1 && d <= 100000000 && d == floor(d)))
+        SHEAR_DIE("'%s': key '%s' must be a positive integer, got %s", path, name,
+                  cJSON_IsNumber(v) ? "a non-integer or out-of-range number" : "a non-number");
+    return (int)d;
+}
+
+static double get_pos(const char *path, const cJSON *root, const char *name, double dflt) {
+    const cJSON *v = key(root, name);
+    if (!v) return dflt;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !isfinite(v->valuedouble))
+        SHEAR_DIE("'%s': key '%s' must be a positive number", path, name);
+    return v->valuedouble;
+}
+
+// Options that change the math: refusing them is the only way not to load a different model silently.
+static void refuse_true(const char *path, const cJSON *root, const char *name, const char *why) {
+    const cJSON *v = key(root, name);
+    if (v && !cJSON_IsFalse(v)) SHEAR_DIE("'%s': key '%s' is %s: %s", path, name, cJSON_IsTrue(v) ? "true" : "set", why);
+}
+
+void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
+    memset(hc, 0, sizeof *hc);
+    cJSON *root = cJSON_Parse(text);
+    if (!root || !cJSON_IsObject(root)) SHEAR_DIE("'%s' is not a JSON object (corrupt config.json?)", path);
+    const cJSON *arch = key(root, "architectures");
+    if (arch) {
+        int llama = 0;
+        const cJSON *a;
+        cJSON_ArrayForEach(a, arch) if (cJSON_IsString(a) && strcmp(a->valuestring, "LlamaForCausalLM") == 0) llama = 1;
+        if (!cJSON_IsArray(arch) || !llama) {
+            char *s = cJSON_PrintUnformatted(arch);
+            SHEAR_DIE("'%s': key 'architectures' is %.200s; Shear imports LlamaForCausalLM only", path, s ? s : "?");
+        }
+    }
+    const cJSON *mt = key(root, "model_type");
+    if (mt && !(cJSON_IsString(mt) && strcmp(mt->valuestring, "llama") == 0))
+        SHEAR_DIE("'%s': key 'model_type' is %s%.64s%s, expected \"llama\"", path, cJSON_IsString(mt) ? "\"" : "",
+                  cJSON_IsString(mt) ? mt->valuestring : "not a string", cJSON_IsString(mt) ? "\"" : "");
+    const cJSON *act = key(root, "hidden_act");
+    if (act && !(cJSON_IsString(act) && strcmp(act->valuestring, "silu") == 0))
+        SHEAR_DIE("'%s': key 'hidden_act' is %.64s; Shear's MLP is SwiGLU with silu", path,
+                  cJSON_IsString(act) ? act->valuestring : "not a string");
+    const cJSON *rs = key(root, "rope_scaling");
+    if (rs) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+        if (!t) t = cJSON_GetObjectItemCaseSensitive(rs, "type");
+        if (!(cJSON_IsObject(rs) && cJSON_IsString(t) && strcmp(t->valuestring, "default") == 0)) {
+            char *s = cJSON_PrintUnformatted(rs);
+            SHEAR_DIE("'%s': key 'rope_scaling' is %.200s: RoPE scaling is not supported (Shear implements plain "
+                      "RoPE with rope_theta)", path, s ? s : "set");
+        }
+    }
+    refuse_true(path, root, "attention_bias", "q/k/v/o biases are not supported");
+    refuse_true(path, root, "mlp_bias", "MLP biases are not supported");
+    refuse_true(path, root, "tie_word_embeddings", "Shear's LLaMA has an lm_head separate from the embedding");
+    if (key(root, "quantization_config"))
+        SHEAR_DIE("'%s': key 'quantization_config' is set: quantized checkpoints are not supported", path);
+
+    ModelConfig *c = &hc->cfg;
+    c->dim = get_int(path, root, "hidden_size", 1, 0);
+    c->n_heads = get_int(path, root, "num_attention_heads", 1, 0);
+    c->n_layers = get_int(path, root, "num_hidden_layers", 1, 0);
+    c->intermediate = get_int(path, root, "intermediate_size", 1, 0);
+    c->vocab = get_int(path, root, "vocab_size", 1, 0);
+    c->n_kv_heads = get_int(path, root, "num_key_value_heads", 0, c->n_heads);
+    if (!key(root, "head_dim") && c->dim % c->n_heads != 0)
+        SHEAR_DIE("'%s': key 'head_dim' is missing and hidden_size %d is not a multiple of num_attention_heads %d",
+                  path, c->dim, c->n_heads);
+    c->head_dim = get_int(path, root, "head_dim", 0, c->dim / c->n_heads);
+    c->norm_eps = (float)get_pos(path, root, "rms_norm_eps", HF_DEFAULT_RMS_EPS);
+    c->rope_theta = (float)get_pos(path, root, "rope_theta", HF_DEFAULT_ROPE_THETA);
+    hc->max_position_embeddings = get_int(path, root, "max_position_embeddings", 0, 0);
+    char err[256];
+    if (model_config_check(c, err, sizeof err)) SHEAR_DIE("'%s': not a shape Shear supports: %s", path, err);
+    cJSON_Delete(root);
+}
+
+// The shortest decimal that reads back as the same float: 1e-05, not 9.99999975e-06.
+static void fmt_float(char *buf, size_t len, float v) {
+    if (v == floorf(v) && fabsf(v) < 1e15f) { // 10000.0 as HF writes rope_theta, not 1e+04
+        snprintf(buf, len, "%.1f", (double)v);
+        return;
+    }
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, len, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".e")) strncat(buf, ".0", len - strlen(buf) - 1); // a float in JSON, as HF writes it
+}
+
+char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_position_embeddings) {
+    char eps[32], theta[32];
+    fmt_float(eps, sizeof eps, c->norm_eps);
+    fmt_float(theta, sizeof theta, c->rope_theta);
+    size_t cap = 2048;
+    char *s = shear_malloc(cap);
+    int n = snprintf(s, cap,
+        "{\n"
+        "  \"architectures\": [\"LlamaForCausalLM\"],\n"
+        "  \"model_type\": \"llama\",\n"
+        "  \"hidden_size\": %d,\n"
+        "  \"intermediate_size\": %d,\n"
+        "  \"num_attention_heads\": %d,\n"
+        "  \"num_key_value_heads\": %d,\n"
+        "  \"head_dim\": %d,\n"
+        "  \"num_hidden_layers\": %d,\n"
+        "  \"vocab_size\": %d,\n"
+        "  \"rms_norm_eps\": %s,\n"
+        "  \"rope_theta\": %s,\n"
+        "  \"rope_scaling\": null,\n"
+        "  \"max_position_embeddings\": %d,\n"
+        "  \"hidden_act\": \"silu\",\n"
+        "  \"attention_bias\": false,\n"
+        "  \"mlp_bias\": false,\n"
+        "  \"tie_word_embeddings\": false,\n"
+        "  \"bos_token_id\": 1,\n"
+        "  \"eos_token_id\": 2,\n"
+        "  \"pretraining_tp\": 1,\n"
+        "  \"use_cache\": true,\n"
+        "  \"torch_dtype\": \"%s\"\n"
+        "}\n",
+        c->dim, c->intermediate, c->n_heads, c->n_kv_heads, c->head_dim, c->n_layers, c->vocab, eps, theta,
+        max_position_embeddings > 0 ? max_position_embeddings : 4096, torch_dtype);
+    SHEAR_CHECK(n > 0 && (size_t)n < cap, "config.json text does not fit");
+    return s;
+}
+
+int hf_parse_size(const char *s, uint64_t *bytes) {
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0)) return -1;
+    while (isspace((unsigned char)*end)) end++;
+    static const struct { const char *unit; double mult; } U[] = {
+        {"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+    for (size_t i = 0; i < sizeof U / sizeof U[0]; i++)
+        if (strcasecmp(end, U[i].unit) == 0 && v * U[i].mult < 1.8e19) {
+            *bytes = (uint64_t)(v * U[i].mult);
+            return *bytes > 0 ? 0 : -1;
+        }
+    return -1;
+}

@@ -1,0 +1,98 @@
+"""make_hf.py WORK [shape options] --dtype F32|F16|BF16 --shards K --seed S [--inv-freq]
+Writes WORK/hf: a Hugging Face LLaMA folder of random validation-model weights (config.json, model.safetensors
+or K shards + model.safetensors.index.json, tokenizer.json), WORK/text.txt and WORK/text.jsonl (for
+`shear tokenize`). Tensors are stored in sorted-name order, not Shear's table order, as transformers does.
+make_hf.py WORK --text-only --seed S: only the text files and WORK/tokenizer.json."""
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+import st
+import ref_llama
+
+
+def random_params(c, seed):
+    g = torch.Generator().manual_seed(seed)
+    P = {}
+    for name, shape in ref_llama.param_shapes(c).items():
+        if len(shape) == 1:
+            P[name] = 1 + 0.2 * torch.randn(shape, generator=g, dtype=torch.float64)
+        else:
+            P[name] = 0.3 / np.sqrt(shape[1]) * 4 * torch.randn(shape, generator=g, dtype=torch.float64)
+    return {n: t.float() for n, t in P.items()}
+
+
+def write_folder(d, c, P, dtype, shards, extra=None, inv_freq=False):
+    os.makedirs(d, exist_ok=True)
+    torch_dtype = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype]
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(st.hf_config(c, torch_dtype, **(extra or {})), f, indent=2)
+    T = dict(P)
+    if inv_freq:  # what older transformers versions saved as buffers
+        inv = 1.0 / c.rope_theta ** (torch.arange(0, c.head_dim, 2, dtype=torch.float64) / c.head_dim)
+        for l in range(c.n_layers):
+            T[f"model.layers.{l}.self_attn.rotary_emb.inv_freq"] = inv.float()
+    names = sorted(T)
+    if shards == 1:
+        st.write(os.path.join(d, "model.safetensors"), T, dtype, names)
+    else:
+        parts = np.array_split(np.array(names, dtype=object), shards)
+        wm = {}
+        for k, part in enumerate(parts):
+            fn = "model-%05d-of-%05d.safetensors" % (k + 1, shards)
+            st.write(os.path.join(d, fn), T, dtype, list(part))
+            wm.update({n: fn for n in part})
+        total = sum(len(st.tensor_bytes(T[n], dtype)) for n in names)
+        with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": wm}, f, indent=2)
+    with open(os.path.join(d, "tokenizer.json"), "w") as f:
+        json.dump(st.tokenizer_json(), f, ensure_ascii=False)
+
+
+def write_text(work, seed):
+    t = st.text(seed)
+    with open(os.path.join(work, "text.txt"), "w") as f:
+        f.write(t)
+    with open(os.path.join(work, "text.jsonl"), "w") as f:
+        f.write(json.dumps({"text": t}) + "\n")
+
+
+def shape_args(ap):
+    for k, v in [("dim", 32), ("layers", 2), ("heads", 4), ("kv-heads", 4), ("head-dim", 8), ("intermediate", 64),
+                 ("vocab", st.TOKENIZER_VOCAB)]:
+        ap.add_argument("--" + k, type=int, default=v)
+
+
+def config_of(a):
+    c = ref_llama.Config(dim=a.dim, n_layers=a.layers, n_heads=a.heads, n_kv_heads=a.kv_heads, head_dim=a.head_dim,
+                         intermediate=a.intermediate, vocab=a.vocab, rope_theta=10000.0, norm_eps=1e-5)
+    c.check()
+    return c
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("work")
+    shape_args(ap)
+    ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"])
+    ap.add_argument("--shards", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--inv-freq", action="store_true")
+    ap.add_argument("--text-only", action="store_true")
+    a = ap.parse_args()
+    if a.text_only:
+        os.makedirs(a.work, exist_ok=True)
+        with open(os.path.join(a.work, "tokenizer.json"), "w") as f:
+            json.dump(st.tokenizer_json(), f, ensure_ascii=False)
+        write_text(a.work, a.seed)
+        return
+    c = config_of(a)
+    write_folder(os.path.join(a.work, "hf"), c, random_params(c, a.seed), a.dtype, a.shards, inv_freq=a.inv_freq)
+    write_text(a.work, a.seed)
+
+
+if __name__ == "__main__":
+    main()
