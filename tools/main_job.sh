@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# The main job on the embedded default, from nothing: set-up, the small 7-domain corpus from Debian packages,
-# the LLaMA-2 tokenizer, the token store, then `shear train` on the tiny deck with 2 MPI ranks on the CPU.
-# Each stage is skipped when its output exists.
+# The main job on the embedded default, from nothing, on the CPU with 2 MPI ranks: set-up, the small 7-domain
+# corpus from Debian packages, the LLaMA-2 tokenizer, the token store, pre-training a tiny source model (the
+# stand-in for a pretrained LLaMA), pruning it to a smaller shape with dynamic batch loading, finalizing,
+# continued pre-training with dynamic batch loading, a same-shape model trained from scratch on the same token
+# budget, per-domain evaluation of all of them, a summary table and plots. Decks: inputs/tiny/.
+# Every stage is skipped when its output exists (delete runs/tiny to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 RANKS=${SHEAR_RANKS:-2}
 MPIRUN=(mpirun -np "$RANKS" --oversubscribe --bind-to none)
+T0=$SECONDS
+stage() { echo; echo "== [$((SECONDS - T0)) s] $1 =="; }
 
-echo "== corpus (small profile) =="
+stage "corpus: 7 domains from Debian packages (small profile)"
 bash inputs/corpus/build_corpus.sh small corpus/small
-echo "== token store =="
+stage "token store (LLaMA-2 tokenizer, $RANKS ranks)"
 "${MPIRUN[@]}" build/shear prep inputs/tiny/prep.yaml
-echo "== pre-training the tiny model =="
-if [[ -f runs/tiny/source/model.h5 ]]; then
-  echo "runs/tiny/source/model.h5 exists: skipped (delete it to train again)"
-else
-  "${MPIRUN[@]}" build/shear train inputs/tiny/train.yaml
-fi
+bash tools/pipeline.sh inputs/tiny data/tiny/tokens.h5 runs/tiny
+echo "main job done in $((SECONDS - T0)) s"
