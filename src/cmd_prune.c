@@ -17,6 +17,7 @@
 #include "shear/modelfile.h"
 #include "shear/optim.h"
 #include "shear/run.h"
+#include "shear/run_ckpt.h"
 #include "shear/sampler.h"
 #include "shear/store.h"
 
@@ -134,7 +135,6 @@ int cmd_prune(int argc, char **argv) {
     Sampler sampler;
     sampler_init(&sampler, (uint64_t)deck.train_seed, nd, nseq);
 
-    FILE *metrics = run_open_outputs(&dist, &deck);
     shear_log("shear prune: %d ranks x %d threads | source d=%d L=%d H=%d kv=%d I=%d (%.2fM params) -> target "
               "d=%d L=%d H=%d kv=%d I=%d (%.2fM) | %d steps x %d seqs x %d tokens\n", dist.size, threads, src.dim,
               src.n_layers, src.n_heads, src.n_kv_heads, src.intermediate, model_param_count(&src) / 1e6, tgt.dim,
@@ -143,6 +143,21 @@ int cmd_prune(int argc, char **argv) {
 
     DblRun dbl;
     dbl_run_init(&dbl, &deck, &dist, &store, dom, nd, w, model_param_count(&tgt), T);
+
+    // ---- resume from the latest committed checkpoint, if any ----
+    RunCkpt rc;
+    run_ckpt_init(&rc, "prune", &deck, &model, &opt, &sampler, &dbl, &mk);
+    long long tokens_seen = 0;
+    int start = run_ckpt_resume(&rc, &dist, ops, &deck, &tokens_seen);
+    char final_path[DECK_PATH_LEN + 64];
+    snprintf(final_path, sizeof final_path, "%s/pruned.h5", deck.run_out_dir);
+    if (start >= deck.train_steps && shear_file_exists(final_path)) {
+        shear_log("shear prune: the run is complete (%d steps, %s): nothing to do\n", deck.train_steps, final_path);
+        run_ckpt_free(&rc);
+        dist_finalize(&dist);
+        return 0;
+    }
+    FILE *metrics = run_open_outputs(&dist, &deck, start);
 
     // ---- steps ----
     SampleRef *batch = shear_malloc((size_t)G * sizeof *batch);            // [G]
@@ -157,7 +172,7 @@ int cmd_prune(int argc, char **argv) {
     int cosine = strcmp(deck.optim_schedule, "cosine") == 0;
     const uint64_t seed = (uint64_t)deck.train_seed;
     double t_start = shear_now();
-    for (int step = 1; step <= deck.train_steps; step++) {
+    for (int step = start + 1; step <= deck.train_steps; step++) {
         double t0 = shear_now();
         if (dbl_run_due(&dbl, &deck, step)) {
             masks_deterministic(&mk, 0); // evaluation during pruning uses the expected-zeros masks
@@ -198,6 +213,7 @@ int cmd_prune(int argc, char **argv) {
         masks_step(&mk, (float)(deck.prune_lr_log_alpha * f), (float)(deck.prune_lr_lambda * f), hyper.beta1,
                    hyper.beta2, hyper.eps, gscale);
 
+        tokens_seen += (long long)G * T;
         double dt = shear_now() - t0, elapsed = shear_now() - t_start;
         double tps = (double)G * T / dt;
         if (dist.rank == 0) {
@@ -208,7 +224,7 @@ int cmd_prune(int argc, char **argv) {
                     if (mk.on[t])
                         o += (size_t)snprintf(sp + o, sizeof sp - o, " %s %.3f/%.3f", MASK_NAMES[t],
                                               st.expected_sparsity[t], st.target_sparsity[t]);
-                run_fmt_eta(eta, sizeof eta, elapsed / step * (deck.train_steps - step));
+                run_fmt_eta(eta, sizeof eta, elapsed / (step - start) * (deck.train_steps - step));
                 shear_log("step %5d/%d | lm %.4f | lag %+.4f | sparsity%s | E[params] %.3fM | %.0f tok/s | ETA %s\n",
                           step, deck.train_steps, lm, lag, sp, st.expected_params / 1e6, tps, eta);
             }
@@ -226,6 +242,11 @@ int cmd_prune(int argc, char **argv) {
         if (step % deck.dbl_interval == 0 || step == deck.train_steps) {
             masks_deterministic(&mk, 0);
             if (dist.rank == 0) log_masks(metrics, &mk, step);
+        }
+        if (run_ckpt_step_end(&rc, &dist, ops, &deck, step, tokens_seen, dt)) {
+            if (metrics) fclose(metrics);
+            dist_finalize(&dist);
+            return SHEAR_EXIT_CHECKPOINTED;
         }
     }
 
@@ -261,6 +282,8 @@ int cmd_prune(int argc, char **argv) {
     adamw_free(&opt);
     masks_free(&mk);
     model_free(&model);
+    run_ckpt_free(&rc);
+    dbl_run_free(&dbl);
     deck_free(&deck);
     dist_finalize(&dist);
     return 0;

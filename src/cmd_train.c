@@ -13,6 +13,7 @@
 #include "shear/modelfile.h"
 #include "shear/optim.h"
 #include "shear/run.h"
+#include "shear/run_ckpt.h"
 #include "shear/sampler.h"
 #include "shear/store.h"
 
@@ -101,8 +102,6 @@ int cmd_train(int argc, char **argv) {
     Sampler sampler;
     sampler_init(&sampler, (uint64_t)deck.train_seed, nd, nseq);
 
-    // ---- outputs ----
-    FILE *metrics = run_open_outputs(&dist, &deck);
     char path[DECK_PATH_LEN + 64];
     shear_log("shear train: %d ranks x %d threads | model d=%d L=%d H=%d kv=%d hd=%d I=%d V=%d (%.2fM params) | "
               "%d steps x %d seqs x %d tokens | %d domains\n", dist.size, threads, cfg.dim, cfg.n_layers, cfg.n_heads,
@@ -111,6 +110,21 @@ int cmd_train(int argc, char **argv) {
 
     DblRun dbl;
     dbl_run_init(&dbl, &deck, &dist, &store, dom, nd, w, model_param_count(&cfg), T);
+
+    // ---- resume from the latest committed checkpoint, if any ----
+    RunCkpt rc;
+    run_ckpt_init(&rc, "train", &deck, &model, &opt, &sampler, &dbl, NULL);
+    long long tokens_seen = 0;
+    int start = run_ckpt_resume(&rc, &dist, ops, &deck, &tokens_seen);
+    char final_path[DECK_PATH_LEN + 64];
+    snprintf(final_path, sizeof final_path, "%s/model.h5", deck.run_out_dir);
+    if (start >= deck.train_steps && shear_file_exists(final_path)) {
+        shear_log("shear train: the run is complete (%d steps, %s): nothing to do\n", deck.train_steps, final_path);
+        run_ckpt_free(&rc);
+        dist_finalize(&dist);
+        return 0;
+    }
+    FILE *metrics = run_open_outputs(&dist, &deck, start);
 
     // ---- steps ----
     SampleRef *batch = shear_malloc((size_t)G * sizeof *batch);       // [G] the global batch
@@ -124,8 +138,7 @@ int cmd_train(int argc, char **argv) {
                         (float)deck.optim_weight_decay, (float)deck.optim_grad_clip};
     int cosine = strcmp(deck.optim_schedule, "cosine") == 0;
     double t_start = shear_now();
-    long long tokens_seen = 0;
-    for (int step = 1; step <= deck.train_steps; step++) {
+    for (int step = start + 1; step <= deck.train_steps; step++) {
         double t0 = shear_now();
         if (dbl_run_due(&dbl, &deck, step))
             dbl_run_update(&dbl, &deck, &dist, &model, &store, dom, NULL, T, step, metrics);
@@ -154,7 +167,7 @@ int cmd_train(int argc, char **argv) {
         if (dist.rank == 0) {
             if (step % deck.run_log_every == 0 || step == deck.train_steps || step == 1) {
                 char eta[32];
-                run_fmt_eta(eta, sizeof eta, elapsed / step * (deck.train_steps - step));
+                run_fmt_eta(eta, sizeof eta, elapsed / (step - start) * (deck.train_steps - step));
                 shear_log("step %5d/%d | loss %.4f | lr %.3e | gnorm %.3f | %.0f tok/s (%.0f/rank) | %.3f s | ETA %s\n",
                           step, deck.train_steps, loss, hyper.lr, gnorm, tps, tps / dist.size, dt, eta);
             }
@@ -162,6 +175,11 @@ int cmd_train(int argc, char **argv) {
                     "\"tokens\":%lld,\"tok_s\":%.1f,\"step_s\":%.6f,\"elapsed_s\":%.3f}\n", step, loss, hyper.lr,
                     gnorm, tokens_seen, tps, dt, elapsed);
             fflush(metrics);
+        }
+        if (run_ckpt_step_end(&rc, &dist, ops, &deck, step, tokens_seen, dt)) {
+            if (metrics) fclose(metrics);
+            dist_finalize(&dist);
+            return SHEAR_EXIT_CHECKPOINTED;
         }
     }
 
@@ -179,6 +197,8 @@ int cmd_train(int argc, char **argv) {
     store_close(&store);
     adamw_free(&opt);
     model_free(&model);
+    run_ckpt_free(&rc);
+    dbl_run_free(&dbl);
     deck_free(&deck);
     dist_finalize(&dist);
     return 0;

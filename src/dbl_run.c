@@ -27,6 +27,8 @@ void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const TokenStore *
     r->rule = dbl_rule_parse(d->dbl_rule);
     SHEAR_CHECK(r->rule >= 0, "%s: dbl.rule '%s' is not paper, code or constant", d->path, d->dbl_rule);
     r->k = k;
+    r->hist_cap = d->train_steps / d->dbl_interval + 2;
+    r->history = shear_calloc((size_t)r->hist_cap * (size_t)k, sizeof(double));
     for (int i = 0; i < k; i++) {
         snprintf(r->names[i], DBL_NAME_LEN, "%s", s->names[store_idx[i]]);
         r->w[i] = w0[i];
@@ -86,6 +88,7 @@ void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const 
     // rank 0 decides; every rank's sampler switches at the same step
     MPI_Bcast(w_new, r->k, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     memcpy(r->w, w_new, (size_t)r->k * sizeof(double));
+    if (r->updates < r->hist_cap) memcpy(r->history + (size_t)r->updates * r->k, w_new, (size_t)r->k * sizeof(double));
     r->updates++;
 }
 
@@ -105,4 +108,9 @@ void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model 
     shear_log("  %-14s %9.4f %10.2f\n", "average", avg, exp(avg));
     fprintf(metrics, "},\"average_loss\":%.9g}\n", avg);
     fflush(metrics);
+}
+
+void dbl_run_free(DblRun *r) {
+    free(r->history);
+    r->history = NULL;
 }

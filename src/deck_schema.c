@@ -97,6 +97,13 @@ const DeckKey DECK_SCHEMA[] = {
     KEY_STR(run, out_dir, "runs/out", "folder for metrics, checkpoints and the final model"),
     KEY_INT(run, log_every, "1", 1, INT_MAX, "progress line every N steps"),
     KEY_INT(run, threads, "0", 0, 1024, "OpenMP threads per rank; 0 = OMP_NUM_THREADS or cores / local ranks"),
+    KEY_INT(run, ckpt_every, "1000", 0, INT_MAX, "checkpoint every N steps; 0 = only when stopping and at the end"),
+    KEY_INT(run, keep_last, "2", 0, INT_MAX, "committed checkpoints kept; 0 = all"),
+    KEY_INT(run, major_every, "0", 0, INT_MAX, "checkpoints at multiples of N steps are never deleted; 0 = none"),
+    KEY_NUM(run, walltime, "0", 0, 1e7,
+            "seconds this process may run before it checkpoints and exits 75 (PBS); 0 = no budget"),
+    KEY_INT(run, fallback, "0", 0, 1, "1 = resume from an older checkpoint when the newest is corrupt"),
+    KEY_INT(run, verify, "1", 0, 1, "1 = verify checkpoint checksums when resuming"),
 };
 
 const size_t DECK_SCHEMA_LEN = sizeof DECK_SCHEMA / sizeof DECK_SCHEMA[0];

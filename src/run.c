@@ -46,7 +46,13 @@ void run_fill_batch(const TokenStore *s, const int *store_idx, const SampleRef *
     }
 }
 
-FILE *run_open_outputs(const Dist *dist, const Deck *d) {
+// "step":N of a metrics record, or -1
+static long record_step(const char *line) {
+    const char *p = strstr(line, "\"step\":");
+    return p ? strtol(p + 7, NULL, 10) : -1;
+}
+
+FILE *run_open_outputs(const Dist *dist, const Deck *d, int resume_step) {
     if (dist->rank != 0) return NULL;
     shear_mkdirs(d->run_out_dir);
     char path[DECK_PATH_LEN + 64];
@@ -56,8 +62,17 @@ FILE *run_open_outputs(const Dist *dist, const Deck *d) {
     fputs(d->text ? d->text : "", f);
     fclose(f);
     snprintf(path, sizeof path, "%s/metrics.jsonl", d->run_out_dir);
+    char *old = resume_step > 0 && shear_file_exists(path) ? shear_read_file(path, NULL) : NULL;
     FILE *m = fopen(path, "w");
     if (!m) SHEAR_DIE("cannot write '%s'", path);
+    for (char *line = old, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        if (record_step(line) <= resume_step) fprintf(m, "%s\n", line);
+        if (!next) break;
+    }
+    free(old);
+    fflush(m);
     return m;
 }
 

@@ -20,6 +20,8 @@ typedef struct {
     double ref[DBL_MAX_DOMAINS];      // reference losses (rule != constant)
     int have_ref;
     int updates;                      // updates done
+    int hist_cap;                     // rows of history: the most updates a run of train.steps can make
+    double *history;                  // [hist_cap, k] proportions after each update, in order
 } DblRun;
 
 // Sets the initial proportions w0 and the reference losses (dbl.reference: deck, source = per-domain eval loss
@@ -34,6 +36,7 @@ int dbl_run_due(const DblRun *r, const Deck *d, int step);
 // one {"event":"dbl"} record on rank 0's metrics file and a log line.
 void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s, const int *store_idx,
                     const ModelGates *gates, int eval_T, int step, FILE *metrics);
+void dbl_run_free(DblRun *r);
 // Per-domain eval at the end of a run: a table on rank 0 and one {"event":"eval"} record.
 void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s,
                         const int *store_idx, const ModelGates *gates, int eval_T, int step, FILE *metrics);

@@ -89,6 +89,12 @@ typedef struct {
     char run_out_dir[DECK_PATH_LEN];
     int run_log_every;  // progress line every N steps
     int run_threads;    // OpenMP threads per rank; 0 = OMP_NUM_THREADS or all cores / local ranks
+    int run_ckpt_every; // checkpoint every N steps; 0 = only when stopping and at the end
+    int run_keep_last;  // committed checkpoints kept (0 = all)
+    int run_major_every;// checkpoints at multiples of N steps are never deleted (0 = none)
+    double run_walltime;// seconds this process may run before it checkpoints and exits 75 (0 = no budget)
+    int run_fallback;   // 1 = resume from an older checkpoint when the newest is corrupt
+    int run_verify;     // 1 = verify checksums when resuming
 
     // the verbatim text of the deck and where it came from: stored in every output
     char path[DECK_PATH_LEN];

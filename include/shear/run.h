@@ -21,9 +21,10 @@ void run_micro_slice(const Dist *dist, int n_micro, int *lo, int *hi);
 // one, the last position not scored (-1). seq is scratch of the store's seq_len.
 void run_fill_batch(const TokenStore *s, const int *store_idx, const SampleRef *refs, int B, int T,
                     int32_t *tokens, int32_t *targets, int32_t *seq);
-// Rank 0: creates run.out_dir, writes deck.yaml (the deck, verbatim) and opens metrics.jsonl for writing.
-// Other ranks: NULL.
-FILE *run_open_outputs(const Dist *dist, const Deck *d);
+// Rank 0: creates run.out_dir, writes deck.yaml (the deck, verbatim) and opens metrics.jsonl: a fresh file, or
+// after a resume from step resume_step the existing one without its records of later steps (a stopped run may
+// have logged steps past its last checkpoint). Other ranks: NULL.
+FILE *run_open_outputs(const Dist *dist, const Deck *d, int resume_step);
 // "hh:mm:ss"
 void run_fmt_eta(char *buf, size_t len, double seconds);
 // Checks the sampler epochs of a step and logs domains that started a new epoch.

@@ -1,0 +1,39 @@
+// Checkpoints inside a run (train, prune): the state of a run as checkpoint items, resume from the latest
+// committed checkpoint, the stop flag (signals, run.walltime) checked at every step boundary, and saves
+// every run.ckpt_every steps, on stop and at the end.
+#ifndef SHEAR_RUN_CKPT_H
+#define SHEAR_RUN_CKPT_H
+
+#include "shear/ckpt.h"
+#include "shear/dbl_run.h"
+#include "shear/deck.h"
+#include "shear/masks.h"
+#include "shear/optim.h"
+#include "shear/sampler.h"
+
+typedef struct {
+    CkptItems items;
+    CkptState cs;
+    AdamW *opt;
+    Sampler *sampler;
+    Masks *masks;        // NULL when training
+    DblRun *dbl;
+    int64_t adam_t, masks_t, dbl_updates; // int64 mirrors of the ints they stand for
+    double last_save_s;  // seconds the last save took (0 = none yet)
+    double max_step_s;   // the slowest step so far
+} RunCkpt;
+
+// Lists everything a bit-exact restart needs: weights, Adam state, sampler state, DBL proportions, history
+// and references, and (prune) log-alphas, their Adam state and the Lagrange multipliers.
+void run_ckpt_init(RunCkpt *r, const char *phase, const Deck *d, Model *m, AdamW *opt, Sampler *s, DblRun *dbl,
+                   Masks *mk);
+// Resumes from run.out_dir's latest committed checkpoint. Returns the step it holds (0: a fresh start) and
+// *tokens. Dies when the checkpoint does not match this run (shapes, domains); logs when the deck changed.
+int run_ckpt_resume(RunCkpt *r, const Dist *dist, const ShearOps *ops, const Deck *d, long long *tokens);
+// At the end of a step: saves when due (run.ckpt_every, the last step) or when a stop was requested.
+// Returns 1 when the run must stop now (checkpoint written; exit with SHEAR_EXIT_CHECKPOINTED).
+int run_ckpt_step_end(RunCkpt *r, const Dist *dist, const ShearOps *ops, const Deck *d, int step,
+                      long long tokens, double step_s);
+void run_ckpt_free(RunCkpt *r);
+
+#endif

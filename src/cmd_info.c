@@ -1,0 +1,227 @@
+// shear info FILE.h5: what a Shear HDF5 file holds. Checkpoints: phase, step, tokens, world size, build info,
+// every dataset with its shape and whether its checksum verifies (exit 1 if one fails). Model files: the
+// config and the tensor shapes. Token stores: the domains and their counts. Serial, read-only, no MPI.
+#include <stdio.h>
+#include <string.h>
+
+#include "ckpt_internal.h"
+#include "shear/cli.h"
+#include "shear/common.h"
+#include "shear/h5util.h"
+
+typedef struct {
+    int n, verified, failed;
+} Tally;
+
+static const char *type_name(hid_t t) {
+    H5T_class_t c = H5Tget_class(t);
+    size_t s = H5Tget_size(t);
+    if (c == H5T_FLOAT) return s == 4 ? "float32" : s == 8 ? "float64" : s == 2 ? "float16" : "float";
+    if (c == H5T_INTEGER) {
+        int sgn = H5Tget_sign(t) == H5T_SGN_2;
+        if (s == 1) return sgn ? "int8" : "uint8";
+        if (s == 2) return sgn ? "int16" : "uint16";
+        if (s == 4) return sgn ? "int32" : "uint32";
+        return sgn ? "int64" : "uint64";
+    }
+    if (c == H5T_STRING) return "string";
+    return "other";
+}
+
+// The checksum of a dataset's stored bytes, read in row pieces. Returns -1 when it cannot be read.
+static int dataset_sum(hid_t ds, uint64_t *out) {
+    hid_t sp = H5Dget_space(ds), ft = H5Dget_type(ds);
+    hid_t mt = H5Tcopy(ft); // the stored (little-endian) bytes, unconverted on a little-endian host
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[8] = {0};
+    if (nd > 0) H5Sget_simple_extent_dims(sp, dims, NULL);
+    size_t row_bytes = H5Tget_size(ft);
+    for (int i = 1; i < nd; i++) row_bytes *= (size_t)dims[i];
+    hsize_t rows = nd > 0 ? dims[0] : 1;
+    size_t piece = ckpt_piece_bytes / (row_bytes ? row_bytes : 1);
+    if (piece == 0) piece = 1;
+    char *buf = shear_malloc(piece * row_bytes);
+    CkptSum sum = {0, 0};
+    int rc = 0;
+    for (hsize_t r0 = 0; r0 < rows && rc == 0; r0 += piece) {
+        hsize_t k = rows - r0 < piece ? rows - r0 : piece;
+        hid_t ms = H5S_ALL, fs = H5S_ALL;
+        if (nd > 0) {
+            hsize_t start[8] = {0}, count[8];
+            start[0] = r0;
+            count[0] = k;
+            for (int i = 1; i < nd; i++) count[i] = dims[i];
+            fs = H5Scopy(sp);
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+            hsize_t mn = k * (row_bytes / H5Tget_size(ft));
+            ms = H5Screate_simple(1, &mn, NULL);
+        }
+        if (H5Dread(ds, mt, ms, fs, H5P_DEFAULT, buf) < 0) rc = -1;
+        else sum = ckpt_sum_cat(sum, ckpt_sum_bytes(buf, (size_t)k * row_bytes));
+        if (nd > 0) { H5Sclose(ms); H5Sclose(fs); }
+    }
+    free(buf);
+    H5Tclose(mt);
+    H5Tclose(ft);
+    H5Sclose(sp);
+    *out = ckpt_sum_final(sum);
+    return rc;
+}
+
+static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *op_data) {
+    Tally *t = op_data;
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    hid_t ds = H5Dopen2(obj, name, H5P_DEFAULT);
+    if (ds < 0) {
+        printf("  %-60s unreadable\n", name);
+        t->failed++;
+        return 0;
+    }
+    hid_t sp = H5Dget_space(ds), ft = H5Dget_type(ds);
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[8] = {0};
+    if (nd > 0) H5Sget_simple_extent_dims(sp, dims, NULL);
+    char shape[128] = "[", *p = shape + 1;
+    for (int i = 0; i < nd && i < 8; i++)
+        p += snprintf(p, sizeof shape - (size_t)(p - shape), "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+    snprintf(p, sizeof shape - (size_t)(p - shape), "]");
+    uint64_t stored, got;
+    char status[96] = "";
+    t->n++;
+    if (ckpt_attr_read_u64(ds, "checksum", &stored) == 0) {
+        if (dataset_sum(ds, &got) != 0) {
+            snprintf(status, sizeof status, "UNREADABLE");
+            t->failed++;
+        } else if (got != stored) {
+            snprintf(status, sizeof status, "CHECKSUM FAILED (stored %016llx, computed %016llx)",
+                     (unsigned long long)stored, (unsigned long long)got);
+            t->failed++;
+        } else {
+            snprintf(status, sizeof status, "checksum ok");
+            t->verified++;
+        }
+    }
+    printf("  %-60s %-8s %-16s %s\n", name, type_name(ft), shape, status);
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return 0;
+}
+
+static void print_config(hid_t f) {
+    if (H5Lexists(f, "config", H5P_DEFAULT) <= 0) return;
+    hid_t g = H5Gopen2(f, "config", H5P_DEFAULT);
+    const char *ints[] = {"dim", "n_layers", "n_heads", "n_kv_heads", "head_dim", "intermediate", "vocab"};
+    printf("config:");
+    for (int i = 0; i < 7; i++) {
+        int64_t v;
+        if (h5_attr_read_int(g, ints[i], &v) == 0) printf(" %s=%lld", ints[i], (long long)v);
+    }
+    double theta, eps;
+    if (h5_attr_read_double(g, "rope_theta", &theta) == 0) printf(" rope_theta=%g", theta);
+    if (h5_attr_read_double(g, "norm_eps", &eps) == 0) printf(" norm_eps=%g", eps);
+    printf("\n");
+    H5Gclose(g);
+}
+
+static void print_store(hid_t f) {
+    int64_t seq = 0, vocab = 0;
+    char tok[256] = "", names[1024] = "";
+    h5_attr_read_int(f, "seq_len", &seq);
+    h5_attr_read_int(f, "vocab_size", &vocab);
+    h5_attr_read_string(f, "tokenizer", tok, sizeof tok);
+    h5_attr_read_string(f, "domains", names, sizeof names);
+    printf("seq_len: %lld | vocab: %lld | tokenizer: %s\ndomains:\n", (long long)seq, (long long)vocab, tok);
+    char *save = NULL;
+    for (char *d = strtok_r(names, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+        char obj[320];
+        snprintf(obj, sizeof obj, "domains/%s", d);
+        if (H5Lexists(f, "domains", H5P_DEFAULT) <= 0 || H5Lexists(f, obj, H5P_DEFAULT) <= 0) {
+            printf("  %-16s MISSING\n", d);
+            continue;
+        }
+        hid_t g = H5Gopen2(f, obj, H5P_DEFAULT);
+        unsigned long long rows[2] = {0, 0};
+        const char *split[2] = {"train", "eval"};
+        for (int s = 0; s < 2; s++) {
+            if (H5Lexists(g, split[s], H5P_DEFAULT) <= 0) continue;
+            hid_t ds = H5Dopen2(g, split[s], H5P_DEFAULT);
+            hid_t sp = H5Dget_space(ds);
+            hsize_t dims[2] = {0, 0};
+            H5Sget_simple_extent_dims(sp, dims, NULL);
+            rows[s] = dims[0];
+            H5Sclose(sp);
+            H5Dclose(ds);
+        }
+        int64_t docs = 0, toks = 0;
+        h5_attr_read_int(g, "documents", &docs);
+        h5_attr_read_int(g, "tokens", &toks);
+        printf("  %-16s train %llu seqs (%llu tokens) | eval %llu seqs | %lld documents, %lld tokens of text\n", d,
+               rows[0], rows[0] * (unsigned long long)seq, rows[1], (long long)docs, (long long)toks);
+        H5Gclose(g);
+    }
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *pos[1];
+    int npos = cli_parse(argc, argv, NULL, 0, "shear info FILE.h5",
+                         "Shows what a Shear HDF5 file holds: checkpoints (phase, step, tokens, world size, build info,\n"
+                         "every dataset with its shape and checksum check), model files (config, tensor shapes), token\n"
+                         "stores (domains and counts). Exits 1 when a checksum fails or the file is unreadable.",
+                         pos, 1);
+    if (npos != 1) {
+        fprintf(stderr, "shear info: expected one file (usage: shear info FILE.h5)\n");
+        return SHEAR_EXIT_USAGE;
+    }
+    const char *path = pos[0];
+    h5_quiet();
+    if (!shear_file_exists(path)) {
+        fprintf(stderr, "shear: error: '%s' does not exist\n", path);
+        return SHEAR_EXIT_ERROR;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_file_locking(fapl, 0, 1); // read-only inspection must work on Lustre/NFS, where locks fail
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f < 0) {
+        fprintf(stderr, "shear: error: '%s' cannot be opened as HDF5: truncated or not an HDF5 file\n", path);
+        return SHEAR_EXIT_ERROR;
+    }
+    char fmt[64] = "unknown";
+    int64_t ver = 0;
+    h5_attr_read_string(f, "format", fmt, sizeof fmt);
+    if (h5_attr_read_int(f, "format_version", &ver)) h5_attr_read_int(f, "version", &ver);
+    printf("file: %s\nformat: %s version %lld\n", path, fmt, (long long)ver);
+    if (strcmp(fmt, "shear-checkpoint") == 0) {
+        char phase[64] = "?", build[1024] = "?", algo[64] = "?";
+        int64_t step = -1, tokens = -1, ws = -1;
+        h5_attr_read_string(f, "phase", phase, sizeof phase);
+        h5_attr_read_int(f, "step", &step);
+        h5_attr_read_int(f, "tokens", &tokens);
+        h5_attr_read_int(f, "world_size", &ws);
+        h5_attr_read_string(f, "build_info", build, sizeof build);
+        h5_attr_read_string(f, "checksum_algorithm", algo, sizeof algo);
+        printf("phase: %s | step: %lld | tokens: %lld | world size at save: %lld\nbuild: %s\nchecksums: %s\n", phase,
+               (long long)step, (long long)tokens, (long long)ws, build, algo);
+    } else if (strcmp(fmt, "shear-token-store") == 0) {
+        print_store(f);
+    }
+    print_config(f);
+    char *deck = h5_read_text(f, "deck");
+    if (deck) printf("deck: %zu bytes (shown by h5dump -d /deck)\n", strlen(deck));
+    free(deck);
+    printf("datasets:\n");
+    Tally t = {0, 0, 0};
+    if (H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, &t) < 0) {
+        fprintf(stderr, "shear: error: '%s': cannot walk the file's objects (corrupt file?)\n", path);
+        H5Fclose(f);
+        return SHEAR_EXIT_ERROR;
+    }
+    H5Fclose(f);
+    printf("%d datasets, %d with a verified checksum, %d failed\n", t.n, t.verified, t.failed);
+    if (t.failed) {
+        fprintf(stderr, "shear: error: '%s': %d dataset(s) fail their checksum: the file is corrupt\n", path, t.failed);
+        return SHEAR_EXIT_ERROR;
+    }
+    return 0;
+}
