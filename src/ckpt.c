@@ -11,6 +11,7 @@
 
 #include "ckpt_internal.h"
 #include "shear/buildinfo.h"
+#include "shear/modelfile.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
 
@@ -324,20 +325,6 @@ static void write_deck(hid_t f, hid_t dxpl, const Dist *d, const char *text, con
     H5Sclose(fs);
 }
 
-static void write_config(hid_t f, const ModelConfig *c) {
-    hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(g, "group /config");
-    h5_attr_write_int(g, "dim", c->dim);
-    h5_attr_write_int(g, "n_layers", c->n_layers);
-    h5_attr_write_int(g, "n_heads", c->n_heads);
-    h5_attr_write_int(g, "n_kv_heads", c->n_kv_heads);
-    h5_attr_write_int(g, "head_dim", c->head_dim);
-    h5_attr_write_int(g, "intermediate", c->intermediate);
-    h5_attr_write_int(g, "vocab", c->vocab);
-    h5_attr_write_double(g, "rope_theta", c->rope_theta);
-    h5_attr_write_double(g, "norm_eps", c->norm_eps);
-    H5Gclose(g);
-}
 
 double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const CkptState *s, int keep_last,
                  int major_every) {
@@ -380,7 +367,7 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
     h5_attr_write_int(f, "world_size", d->size);
     h5_attr_write_string(f, "build_info", info);
     h5_attr_write_string(f, "checksum_algorithm", CKPT_SUM_NAME);
-    if (s->config) write_config(f, s->config);
+    if (s->config) modelfile_write_config(f, s->config);
     write_deck(f, dxpl, d, s->deck_text ? s->deck_text : "", tmp);
 
     size_t stage_bytes = 0; // backend items are staged through the host: a piece, or one row if wider

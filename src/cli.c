@@ -84,3 +84,18 @@ long cli_long(const CliOption *o, long min, long max) {
     }
     return v;
 }
+
+int cli_collect_sets(int argc, char **argv, const char **sets, int max) {
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = strcmp(argv[i], "--set") == 0 && i + 1 < argc ? argv[i + 1]
+                        : strncmp(argv[i], "--set=", 6) == 0          ? argv[i] + 6 : NULL;
+        if (!v) continue;
+        if (n == max) {
+            fprintf(stderr, "shear %s: at most %d --set options\n", argv[0], max);
+            exit(SHEAR_EXIT_USAGE);
+        }
+        sets[n++] = v;
+    }
+    return n;
+}

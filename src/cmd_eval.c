@@ -15,20 +15,9 @@
 #include "shear/store.h"
 #include "shear/tokenizer.h"
 
-#define MAX_SETS 64
 
 enum { O_MODEL, O_TOKENIZER, O_TEXT, O_SEQ_LEN, O_MICRO, O_MAX_SEQS, O_THREADS, O_JSON, O_SET, N_OPTS };
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
 
 // Number or null: JSON has no NaN / inf.
 static void json_number(FILE *f, double v) {
@@ -86,9 +75,9 @@ static int eval_text(const Dist *dist, CliOption *o) {
     if (dist->rank == 0) {
         if (o[O_JSON].set) {
             printf("{\"text\":");
-            json_string(stdout, text_path);
+            shear_json_string(stdout, text_path);
             printf(",\"model\":");
-            json_string(stdout, model_path);
+            shear_json_string(stdout, model_path);
             printf(",\"seq_len\":%d,\"text_tokens\":%zu,\"windows\":%zu,\"window_len\":%d,\"tokens\":%.0f,"
                    "\"loss\":", T, n, windows, window_len, count);
             json_number(stdout, loss);
@@ -111,11 +100,7 @@ static int eval_text(const Dist *dist, CliOption *o) {
 
 static int eval_deck(const Dist *dist, CliOption *o, const char *deck_path, const char **sets, int n_sets) {
     Deck deck;
-    deck_load(&deck, deck_path);
-    char err[1024];
-    for (int i = 0; i < n_sets; i++)
-        if (deck_set(&deck, sets[i], err, sizeof err)) SHEAR_DIE("%s", err);
-    if (deck_validate(&deck, err, sizeof err)) SHEAR_DIE("%s", err);
+    deck_open(&deck, deck_path, sets, n_sets);
     if (!deck.data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck.path);
     const char *model_path = o[O_MODEL].set ? o[O_MODEL].value : deck.train_init;
     if (!model_path[0]) SHEAR_DIE("shear eval: no model to evaluate: give --model MODEL.h5 or set train.init in %s", deck.path);
@@ -159,14 +144,14 @@ static int eval_deck(const Dist *dist, CliOption *o, const char *deck_path, cons
     if (dist->rank == 0) {
         if (o[O_JSON].set) {
             printf("{\"model\":");
-            json_string(stdout, model_path);
+            shear_json_string(stdout, model_path);
             printf(",\"store\":");
-            json_string(stdout, deck.data_store);
+            shear_json_string(stdout, deck.data_store);
             printf(",\"seq_len\":%d,\"domains\":{", T);
             for (int i = 0; i < nd; i++) {
                 double l = loss_sum[i] / tokens[i];
                 printf("%s", i ? "," : "");
-                json_string(stdout, store.names[dom[i]]);
+                shear_json_string(stdout, store.names[dom[i]]);
                 printf(":{\"loss\":");
                 json_number(stdout, l);
                 printf(",\"ppl\":");
@@ -211,18 +196,8 @@ int cmd_eval(int argc, char **argv) {
         [O_JSON] = {"json", NULL, "print one JSON object instead of the table", NULL, 0},
         [O_SET] = {"set", "SECTION.KEY=VALUE", "deck mode: override a deck key (repeatable)", NULL, 0},
     };
-    const char *sets[MAX_SETS];
-    int n_sets = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = strcmp(argv[i], "--set") == 0 && i + 1 < argc ? argv[i + 1]
-                      : strncmp(argv[i], "--set=", 6) == 0 ? argv[i] + 6 : NULL;
-        if (!v) continue;
-        if (n_sets == MAX_SETS) {
-            fprintf(stderr, "shear eval: at most %d --set options\n", MAX_SETS);
-            return SHEAR_EXIT_USAGE;
-        }
-        sets[n_sets++] = v;
-    }
+    const char *sets[CLI_MAX_SETS];
+    int n_sets = cli_collect_sets(argc, argv, sets, CLI_MAX_SETS);
     const char *pos[1];
     int npos = cli_parse(argc, argv, opts, N_OPTS,
                          "shear eval --model M.h5 --tokenizer T.json --text FILE --seq-len N [--json]\n"

@@ -19,7 +19,6 @@
 #include "shear/store_write.h"
 #include "shear/tokenizer.h"
 
-#define PREP_MAX_SETS 64
 #define PREP_ERR_LEN 1536
 
 typedef struct {
@@ -298,19 +297,8 @@ int cmd_prep(int argc, char **argv) {
         {"set", "SECTION.KEY=VALUE", "override a deck key (repeatable)", NULL, 0},
         {"force", NULL, "rewrite prep.out even if it already holds a token store", NULL, 0},
     };
-    // --set may repeat: collect every occurrence before the generic parser keeps only the last
-    const char *sets[PREP_MAX_SETS];
-    int n_sets = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = strcmp(argv[i], "--set") == 0 && i + 1 < argc ? argv[i + 1]
-                        : strncmp(argv[i], "--set=", 6) == 0          ? argv[i] + 6 : NULL;
-        if (!v) continue;
-        if (n_sets == PREP_MAX_SETS) {
-            fprintf(stderr, "shear prep: at most %d --set options\n", PREP_MAX_SETS);
-            return SHEAR_EXIT_USAGE;
-        }
-        sets[n_sets++] = v;
-    }
+    const char *sets[CLI_MAX_SETS];
+    int n_sets = cli_collect_sets(argc, argv, sets, CLI_MAX_SETS);
     const char *pos[1];
     int npos = cli_parse(argc, argv, opts, 2, "shear prep DECK [--set section.key=value]... [--force]",
                          "Tokenizes per-domain text (prep.input_dir/<domain>/*.txt, *.jsonl with a \"text\" field) into\n"

@@ -21,7 +21,6 @@
 #include "shear/sampler.h"
 #include "shear/store.h"
 
-#define MAX_SETS 64
 
 // The target shape: prune.target_* with 0 meaning "keep the source's"; GQA keeps the group size.
 static void target_from_deck(const Deck *d, const ModelConfig *src, ModelConfig *tgt) {
@@ -67,12 +66,8 @@ int cmd_prune(int argc, char **argv) {
     CliOption opts[] = {
         {"set", "SECTION.KEY=VALUE", "override a deck key (repeatable)", NULL, 0},
     };
-    const char *sets[MAX_SETS];
-    int n_sets = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < MAX_SETS) sets[n_sets++] = argv[i + 1];
-        else if (strncmp(argv[i], "--set=", 6) == 0 && n_sets < MAX_SETS) sets[n_sets++] = argv[i] + 6;
-    }
+    const char *sets[CLI_MAX_SETS];
+    int n_sets = cli_collect_sets(argc, argv, sets, CLI_MAX_SETS);
     const char *pos[1];
     int npos = cli_parse(argc, argv, opts, 1, "shear prune DECK [--set section.key=value]...",
                          "Targeted structured pruning of prune.source toward the prune.target_* shape: trains the\n"
@@ -88,11 +83,8 @@ int cmd_prune(int argc, char **argv) {
 
     // ---- deck ----
     Deck deck;
-    deck_load(&deck, pos[0]);
+    deck_open(&deck, pos[0], sets, n_sets);
     char err[1024];
-    for (int i = 0; i < n_sets; i++)
-        if (deck_set(&deck, sets[i], err, sizeof err)) SHEAR_DIE("%s", err);
-    if (deck_validate(&deck, err, sizeof err)) SHEAR_DIE("%s", err);
     if (!deck.prune_source[0]) SHEAR_DIE("%s: prune.source is required: the model file to prune", deck.path);
     if (!deck.data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck.path);
     int threads = dist_threads(&dist, deck.run_threads);
@@ -120,20 +112,10 @@ int cmd_prune(int argc, char **argv) {
 
     // ---- data ----
     TokenStore store;
-    store_open(&store, deck.data_store);
-    if (T > store.seq_len)
-        SHEAR_DIE("%s: train.seq_len %d is longer than the token store's sequences (%d in '%s')", deck.path, T,
-                  store.seq_len, deck.data_store);
-    if (store.vocab_size > src.vocab)
-        SHEAR_DIE("token store '%s' uses a vocabulary of %d tokens but the source model has vocab %d",
-                  deck.data_store, store.vocab_size, src.vocab);
     int dom[SAMPLER_MAX_DOMAINS];
     double w[SAMPLER_MAX_DOMAINS];
-    int nd = run_domains(&deck, &store, dom, w);
-    uint64_t nseq[SAMPLER_MAX_DOMAINS];
-    for (int i = 0; i < nd; i++) nseq[i] = store.n_train[dom[i]];
     Sampler sampler;
-    sampler_init(&sampler, (uint64_t)deck.train_seed, nd, nseq);
+    int nd = run_open_data(&deck, src.vocab, &store, dom, w, &sampler);
 
     shear_log("shear prune: %d ranks x %d threads | source d=%d L=%d H=%d kv=%d I=%d (%.2fM params) -> target "
               "d=%d L=%d H=%d kv=%d I=%d (%.2fM) | %d steps x %d seqs x %d tokens\n", dist.size, threads, src.dim,

@@ -17,7 +17,6 @@
 #include "shear/sampler.h"
 #include "shear/store.h"
 
-#define MAX_SETS 64
 
 static void config_from_deck(const Deck *d, ModelConfig *c) {
     c->dim = d->model_dim;
@@ -36,16 +35,8 @@ int cmd_train(int argc, char **argv) {
         {"set", "SECTION.KEY=VALUE", "override a deck key (repeatable: last one wins per key)", NULL, 0},
         {"init", "MODEL.h5", "continue pre-training from this model file (same as train.init)", "", 0},
     };
-    // --set may repeat: collect every occurrence before the generic parser keeps only the last
-    const char *sets[MAX_SETS];
-    int n_sets = 0;
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--set") == 0) {
-            SHEAR_CHECK(n_sets < MAX_SETS, "at most %d --set options", MAX_SETS);
-            sets[n_sets++] = argv[i + 1];
-        }
-    for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], "--set=", 6) == 0 && n_sets < MAX_SETS) sets[n_sets++] = argv[i] + 6;
+    const char *sets[CLI_MAX_SETS];
+    int n_sets = cli_collect_sets(argc, argv, sets, CLI_MAX_SETS);
     const char *pos[1];
     int npos = cli_parse(argc, argv, opts, 2, "shear train DECK [--set section.key=value]... [--init MODEL.h5]",
                          "Trains a LLaMA model on a token store with AdamW, MPI data parallel. From random init this is\n"
@@ -61,12 +52,8 @@ int cmd_train(int argc, char **argv) {
 
     // ---- deck ----
     Deck deck;
-    deck_load(&deck, pos[0]);
-    char err[512];
-    for (int i = 0; i < n_sets; i++)
-        if (deck_set(&deck, sets[i], err, sizeof err)) SHEAR_DIE("%s", err);
+    deck_open(&deck, pos[0], sets, n_sets);
     if (opts[1].set) snprintf(deck.train_init, sizeof deck.train_init, "%s", opts[1].value);
-    if (deck_validate(&deck, err, sizeof err)) SHEAR_DIE("%s", err);
     if (!deck.data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck.path);
     int threads = dist_threads(&dist, deck.run_threads);
     ops_cpu_set_threads(threads);
@@ -87,20 +74,10 @@ int cmd_train(int argc, char **argv) {
 
     // ---- data ----
     TokenStore store;
-    store_open(&store, deck.data_store);
-    if (T > store.seq_len)
-        SHEAR_DIE("%s: train.seq_len %d is longer than the token store's sequences (%d in '%s')", deck.path, T,
-                  store.seq_len, deck.data_store);
-    if (store.vocab_size > cfg.vocab)
-        SHEAR_DIE("token store '%s' uses a vocabulary of %d tokens but the model has vocab %d", deck.data_store,
-                  store.vocab_size, cfg.vocab);
     int dom[SAMPLER_MAX_DOMAINS];
     double w[SAMPLER_MAX_DOMAINS];
-    int nd = run_domains(&deck, &store, dom, w);
-    uint64_t nseq[SAMPLER_MAX_DOMAINS];
-    for (int i = 0; i < nd; i++) nseq[i] = store.n_train[dom[i]];
     Sampler sampler;
-    sampler_init(&sampler, (uint64_t)deck.train_seed, nd, nseq);
+    int nd = run_open_data(&deck, cfg.vocab, &store, dom, w, &sampler);
 
     char path[DECK_PATH_LEN + 64];
     shear_log("shear train: %d ranks x %d threads | model d=%d L=%d H=%d kv=%d hd=%d I=%d V=%d (%.2fM params) | "

@@ -287,22 +287,12 @@ int dbl_scaling_refs(const DblScalingTable *t, char names[][DBL_NAME_LEN], int k
 
 // ---- metrics record ----
 
-static void put_name(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
 
 static void put_map(FILE *f, const char *key, int k, char names[][DBL_NAME_LEN], const double *v) {
     fprintf(f, ",\"%s\":{", key);
     for (int i = 0; i < k; i++) {
         if (i) fputc(',', f);
-        put_name(f, names[i]);
+        shear_json_string(f, names[i]);
         if (v && isfinite(v[i])) fprintf(f, ":%.17g", v[i]);
         else fputs(":null", f);
     }

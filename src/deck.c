@@ -711,3 +711,11 @@ void deck_print_keys(FILE *out) {
         fprintf(out, "| `%s.%s` | %s | %s | %s | %s |\n", k->section, k->key, TYPE_NAMES[k->type], def, range, k->doc);
     }
 }
+
+void deck_open(Deck *d, const char *path, const char **sets, int n) {
+    deck_load(d, path);
+    char err[1024];
+    for (int i = 0; i < n; i++)
+        if (deck_set(d, sets[i], err, sizeof err)) SHEAR_DIE("%s", err);
+    if (deck_validate(d, err, sizeof err)) SHEAR_DIE("%s", err);
+}

@@ -20,14 +20,7 @@ int mask_type_from_name(const char *name) {
     return -1;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail shear_fail
 
 // One target dimension: 1 <= t <= s, and a change needs a learned mask.
 static int check_dim(const char *what, const char *key, int t, int s, int learned, const char *mask_hint,

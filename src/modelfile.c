@@ -8,7 +8,7 @@
 
 #include "shear/h5util.h"
 
-static void write_config(hid_t f, const ModelConfig *c) {
+void modelfile_write_config(hid_t f, const ModelConfig *c) {
     hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(g, "group /config");
     h5_attr_write_int(g, "dim", c->dim);
@@ -37,7 +37,7 @@ ModelFileWriter *modelfile_begin(const char *path, const ModelConfig *c, const c
     if (w->f < 0) SHEAR_DIE("cannot create model file '%s' (is the folder writable?)", w->tmp);
     h5_attr_write_string(w->f, "format", MODELFILE_FORMAT);
     h5_attr_write_int(w->f, "format_version", MODELFILE_VERSION);
-    write_config(w->f, c);
+    modelfile_write_config(w->f, c);
     w->weights = H5Gcreate2(w->f, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(w->weights, "group /weights in '%s'", w->tmp);
     if (deck_text) h5_write_text(w->f, "deck", deck_text);

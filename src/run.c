@@ -25,6 +25,22 @@ int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w) {
     return n;
 }
 
+int run_open_data(const Deck *d, int vocab, TokenStore *s, int *store_idx, double *w, Sampler *sampler) {
+    if (!d->data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", d->path);
+    store_open(s, d->data_store);
+    if (d->train_seq_len > s->seq_len)
+        SHEAR_DIE("%s: train.seq_len %d is longer than the token store's sequences (%d in '%s')", d->path,
+                  d->train_seq_len, s->seq_len, d->data_store);
+    if (s->vocab_size > vocab)
+        SHEAR_DIE("token store '%s' uses a vocabulary of %d tokens but the model has vocab %d", d->data_store,
+                  s->vocab_size, vocab);
+    int n = run_domains(d, s, store_idx, w);
+    uint64_t nseq[SAMPLER_MAX_DOMAINS];
+    for (int i = 0; i < n; i++) nseq[i] = s->n_train[store_idx[i]];
+    sampler_init(sampler, (uint64_t)d->train_seed, n, nseq);
+    return n;
+}
+
 void run_micro_slice(const Dist *dist, int n_micro, int *lo, int *hi) {
     if (dist->size > n_micro)
         SHEAR_DIE("%d ranks but only %d micro-batches per step (train.global_batch / train.micro_batch): use at most "

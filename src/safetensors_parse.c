@@ -24,6 +24,7 @@ int st_dtype_parse(const char *s) {
     return -1;
 }
 
+// Local on purpose: the libFuzzer target compiles this file alone, without the rest of Shear.
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;

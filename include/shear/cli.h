@@ -15,6 +15,10 @@ typedef struct {
 // error). Prints help and exits 0 on --help. Returns the number of positional arguments.
 int cli_parse(int argc, char **argv, CliOption *opts, int n_opts, const char *usage, const char *summary,
               const char **pos, int max_pos);
+// Every "--set X" / "--set=X" of argv, in order, into sets[max] (cli_parse keeps only the last value of a
+// repeated option). Too many is a usage error (exit 2). Returns the count.
+#define CLI_MAX_SETS 64
+int cli_collect_sets(int argc, char **argv, const char **sets, int max);
 // Numeric option with a range check; dies naming the option on bad input.
 long cli_long(const CliOption *o, long min, long max);
 

@@ -32,6 +32,12 @@ extern int shear_log_rank;
 void shear_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void shear_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Formats one error message into err (when err is non-NULL) and returns -1: the "return fail(...)" idiom of
+// functions that report errors instead of dying.
+int shear_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// Writes s as a JSON string literal (quotes, backslashes and control characters escaped).
+void shear_json_string(FILE *f, const char *s);
+
 // Wall clock in seconds (monotonic).
 double shear_now(void);
 

@@ -127,6 +127,9 @@ int deck_parse(Deck *d, const char *path, const char *text, char *err, size_t er
 void deck_load(Deck *d, const char *path);
 // Applies "section.key=value" overrides from the command line (--set), same checks and messages.
 int deck_set(Deck *d, const char *assignment, char *err, size_t errlen);
+// What every command does with a deck: deck_load, the --set overrides in order, deck_validate; dies with the
+// first error's message.
+void deck_open(Deck *d, const char *path, const char **sets, int n);
 // Cross-key checks (global_batch divisible by micro_batch, n_heads divisible by n_kv_heads, ...).
 int deck_validate(const Deck *d, char *err, size_t errlen);
 void deck_free(Deck *d);

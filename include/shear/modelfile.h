@@ -48,4 +48,8 @@ int modelfile_read_attr_string(ModelFileReader *r, const char *name, char *buf, 
 int modelfile_read_attr_int(ModelFileReader *r, const char *name, int64_t *value);
 void modelfile_close(ModelFileReader *r);
 
+// Writes the /config group of a model shape into an open HDF5 file (model files and checkpoints).
+#include <hdf5.h>
+void modelfile_write_config(hid_t f, const ModelConfig *c);
+
 #endif

@@ -14,6 +14,9 @@
 // The deck's domains (or all of the store's) as store indices, and the initial proportions (deck or by train
 // sequences), normalised. Dies naming a domain that the store lacks. Returns the number of domains.
 int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w);
+// The training data of a run: opens data.store, checks it against train.seq_len and the model's vocabulary,
+// resolves the domains (run_domains) and starts the sampler at train.seed. Returns the number of domains.
+int run_open_data(const Deck *d, int vocab, TokenStore *s, int *store_idx, double *w, Sampler *sampler);
 // Global micro-batch j holds sequences [j*mb, (j+1)*mb) of the global batch; this rank owns micro-batches
 // [*lo, *hi). Dies when there are more ranks than micro-batches.
 void run_micro_slice(const Dist *dist, int n_micro, int *lo, int *hi);
