@@ -13,35 +13,15 @@
 #include <hdf5.h>
 #include <string.h>
 
+#include "../parity/case_io.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
 #include "shear/masks.h"
 #include "shear/model.h"
 #include "shear/modelfile.h"
 
-static void read_ds(hid_t f, const char *name, hid_t type, void *buf, size_t expect) {
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    if (ds < 0) SHEAR_DIE("input file: dataset '%s' is missing", name);
-    hid_t sp = H5Dget_space(ds);
-    SHEAR_CHECK((size_t)H5Sget_simple_extent_npoints(sp) == expect, "input file: '%s' has %lld elements, expected %zu",
-                name, (long long)H5Sget_simple_extent_npoints(sp), expect);
-    H5_CHECK(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "reading '%s'", name);
-    H5Sclose(sp);
-    H5Dclose(ds);
-}
 
-static void write_ds(hid_t f, const char *name, hid_t type, const void *buf, int nd, const hsize_t *dims) {
-    h5_make_parents(f, name);
-    hid_t sp = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t ds = H5Dcreate2(f, name, type == H5T_NATIVE_FLOAT ? H5T_IEEE_F32LE : H5T_IEEE_F64LE, sp, H5P_DEFAULT,
-                          H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(ds, "creating '%s'", name);
-    H5_CHECK(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "writing '%s'", name);
-    H5Dclose(ds);
-    H5Sclose(sp);
-}
-
-static void write_scalar(hid_t f, const char *name, double v) { write_ds(f, name, H5T_NATIVE_DOUBLE, &v, 0, NULL); }
+static void write_scalar(hid_t f, const char *name, double v) { case_write(f, name, H5T_NATIVE_DOUBLE, &v, 0, NULL); }
 
 // every learned type of a [total] backend buffer as /group/<type> [rows, cols]
 static void write_types(hid_t out, const char *group, const Masks *m, const float *buf) {
@@ -52,7 +32,7 @@ static void write_types(hid_t out, const char *group, const Masks *m, const floa
         char name[128];
         snprintf(name, sizeof name, "%s/%s", group, MASK_NAMES[t]);
         hsize_t dims[2] = {(hsize_t)m->rows[t], (hsize_t)m->cols[t]};
-        write_ds(out, name, H5T_NATIVE_FLOAT, h, 2, dims);
+        case_write(out, name, H5T_NATIVE_FLOAT, h, 2, dims);
         free(h);
     }
 }
@@ -63,7 +43,7 @@ static void write_lambda_grads(hid_t out, const char *group, const Masks *m) {
         char name[128];
         snprintf(name, sizeof name, "%s/%s", group, MASK_NAMES[t]);
         hsize_t two = 2;
-        write_ds(out, name, H5T_NATIVE_FLOAT, m->lambda_grad[t], 1, &two);
+        case_write(out, name, H5T_NATIVE_FLOAT, m->lambda_grad[t], 1, &two);
     }
 }
 
@@ -88,18 +68,10 @@ int main(int argc, char **argv) {
 
     hid_t f = H5Fopen(argv[1], H5F_ACC_RDONLY, H5P_DEFAULT);
     SHEAR_CHECK(f >= 0, "cannot open case '%s'", argv[1]);
-    hid_t ds = H5Dopen2(f, "batch/tokens", H5P_DEFAULT);
-    SHEAR_CHECK(ds >= 0, "case file: /batch/tokens is missing");
-    hsize_t bt[2];
-    hid_t sp = H5Dget_space(ds);
-    H5Sget_simple_extent_dims(sp, bt, NULL);
-    H5Sclose(sp);
-    H5Dclose(ds);
-    int B = (int)bt[0], T = (int)bt[1];
+    int B, T;
+    int32_t *tok, *tgt_tok; // [B,T]
+    case_read_batch(f, &B, &T, &tok, &tgt_tok);
     size_t N = (size_t)B * T;
-    int32_t *tok = shear_malloc(N * sizeof(int32_t)), *tgt_tok = shear_malloc(N * sizeof(int32_t)); // [B,T]
-    read_ds(f, "batch/tokens", H5T_NATIVE_INT32, tok, N);
-    read_ds(f, "batch/targets", H5T_NATIVE_INT32, tgt_tok, N);
     H5Fclose(f);
 
     // the mask setting
@@ -131,9 +103,9 @@ int main(int argc, char **argv) {
         if (!m.on[t]) continue;
         char name[128];
         snprintf(name, sizeof name, "log_alpha/%s", MASK_NAMES[t]);
-        read_ds(mf, name, H5T_NATIVE_FLOAT, la + m.offset[t], (size_t)m.rows[t] * m.cols[t]);
+        case_read(mf, name, H5T_NATIVE_FLOAT, la + m.offset[t], (size_t)m.rows[t] * m.cols[t]);
         snprintf(name, sizeof name, "lambda/%s", MASK_NAMES[t]);
-        read_ds(mf, name, H5T_NATIVE_FLOAT, m.lambda[t], 2);
+        case_read(mf, name, H5T_NATIVE_FLOAT, m.lambda[t], 2);
     }
     H5Fclose(mf);
     ops->upload(m.log_alpha, la, m.total * sizeof(float));

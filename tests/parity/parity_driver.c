@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <string.h>
 
+#include "case_io.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
 #include "shear/model.h"
@@ -12,27 +13,6 @@
 
 static const char *GATE_NAMES[6] = {"layer", "head_layer", "mlp", "head", "intermediate", "hidden"};
 
-static void read_ds(hid_t f, const char *name, hid_t type, void *buf, size_t expect) {
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    if (ds < 0) SHEAR_DIE("case file: dataset '%s' is missing", name);
-    hid_t sp = H5Dget_space(ds);
-    SHEAR_CHECK((size_t)H5Sget_simple_extent_npoints(sp) == expect, "case file: '%s' has %lld elements, expected %zu",
-                name, (long long)H5Sget_simple_extent_npoints(sp), expect);
-    H5_CHECK(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "reading '%s'", name);
-    H5Sclose(sp);
-    H5Dclose(ds);
-}
-
-static void write_ds(hid_t f, const char *name, hid_t type, const void *buf, int nd, const hsize_t *dims) {
-    h5_make_parents(f, name);
-    hid_t sp = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t ds = H5Dcreate2(f, name, type == H5T_NATIVE_FLOAT ? H5T_IEEE_F32LE : H5T_IEEE_F64LE, sp, H5P_DEFAULT,
-                          H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(ds, "creating '%s'", name);
-    H5_CHECK(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "writing '%s'", name);
-    H5Dclose(ds);
-    H5Sclose(sp);
-}
 
 static void write_tensors(hid_t out, const char *group, const Model *m, const float *buf) {
     float *h = shear_malloc(m->table.total * sizeof(float)); // [total]
@@ -42,7 +22,7 @@ static void write_tensors(hid_t out, const char *group, const Model *m, const fl
         const ParamInfo *p = &m->table.p[i];
         hsize_t dims[2] = {(hsize_t)p->shape[0], (hsize_t)p->shape[1]};
         snprintf(name, sizeof name, "%s/%s", group, p->name);
-        write_ds(out, name, H5T_NATIVE_FLOAT, h + p->offset, p->ndim, dims);
+        case_write(out, name, H5T_NATIVE_FLOAT, h + p->offset, p->ndim, dims);
     }
     free(h);
 }
@@ -62,18 +42,10 @@ int main(int argc, char **argv) {
 
     hid_t f = H5Fopen(argv[1], H5F_ACC_RDONLY, H5P_DEFAULT);
     SHEAR_CHECK(f >= 0, "cannot open case '%s'", argv[1]);
-    hid_t ds = H5Dopen2(f, "batch/tokens", H5P_DEFAULT);
-    SHEAR_CHECK(ds >= 0, "case file: /batch/tokens is missing");
-    hsize_t bt[2];
-    hid_t sp = H5Dget_space(ds);
-    H5Sget_simple_extent_dims(sp, bt, NULL);
-    H5Sclose(sp);
-    H5Dclose(ds);
-    int B = (int)bt[0], T = (int)bt[1];
+    int B, T;
+    int32_t *tok, *tgt; // [B,T]
+    case_read_batch(f, &B, &T, &tok, &tgt);
     size_t N = (size_t)B * T;
-    int32_t *tok = shear_malloc(N * sizeof(int32_t)), *tgt = shear_malloc(N * sizeof(int32_t)); // [B,T]
-    read_ds(f, "batch/tokens", H5T_NATIVE_INT32, tok, N);
-    read_ds(f, "batch/targets", H5T_NATIVE_INT32, tgt, N);
     hid_t tr = H5Gopen2(f, "train", H5P_DEFAULT);
     SHEAR_CHECK(tr >= 0, "case file: /train is missing");
     double lr, b1, b2, eps, wd, clip;
@@ -98,7 +70,7 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "gates/%s", GATE_NAMES[i]);
         if (H5Lexists(f, "gates", H5P_DEFAULT) <= 0 || H5Lexists(f, name, H5P_DEFAULT) <= 0) continue;
         float *h = shear_malloc(gn[i] * sizeof(float)); // [gate count]
-        read_ds(f, name, H5T_NATIVE_FLOAT, h, gn[i]);
+        case_read(f, name, H5T_NATIVE_FLOAT, h, gn[i]);
         float *z = ops->alloc(gn[i] * sizeof(float));
         ops->upload(z, h, gn[i] * sizeof(float));
         *zs[i] = z;
@@ -119,8 +91,8 @@ int main(int argc, char **argv) {
     float *logits = shear_malloc(N * (size_t)c.vocab * sizeof(float)); // [B,T,V]
     double loss = model_forward(&m, B, tok, tgt, gp, NULL, logits) / scored;
     hsize_t ld[3] = {(hsize_t)B, (hsize_t)T, (hsize_t)c.vocab};
-    write_ds(out, "out/logits", H5T_NATIVE_FLOAT, logits, 3, ld);
-    write_ds(out, "out/loss", H5T_NATIVE_DOUBLE, &loss, 0, NULL);
+    case_write(out, "out/logits", H5T_NATIVE_FLOAT, logits, 3, ld);
+    case_write(out, "out/loss", H5T_NATIVE_DOUBLE, &loss, 0, NULL);
     free(logits);
 
     const float dscale = 1.0f / (float)scored;
@@ -136,7 +108,7 @@ int main(int argc, char **argv) {
         // head [L,G] and intermediate [L,I] are 2-D; the others are vectors
         int two_d = i == 3 || i == 4;
         hsize_t dims[2] = {two_d ? (hsize_t)c.n_layers : gn[i], two_d ? gn[i] / (hsize_t)c.n_layers : 0};
-        write_ds(out, name, H5T_NATIVE_FLOAT, h, two_d ? 2 : 1, dims);
+        case_write(out, name, H5T_NATIVE_FLOAT, h, two_d ? 2 : 1, dims);
         free(h);
     }
 
@@ -151,8 +123,8 @@ int main(int argc, char **argv) {
         adamw_step(&opt, &m.table, m.w, m.g, &hp, grad_clip_scale(gnorm[s], hp.grad_clip));
     }
     hsize_t sd[1] = {(hsize_t)steps};
-    write_ds(out, "out/step_loss", H5T_NATIVE_DOUBLE, step_loss, 1, sd);
-    write_ds(out, "out/grad_norm", H5T_NATIVE_DOUBLE, gnorm, 1, sd);
+    case_write(out, "out/step_loss", H5T_NATIVE_DOUBLE, step_loss, 1, sd);
+    case_write(out, "out/grad_norm", H5T_NATIVE_DOUBLE, gnorm, 1, sd);
     write_tensors(out, "out/final", &m, m.w);
     H5Fclose(out);
     printf("parity_driver: B=%d T=%d loss %.6f, %lld steps, gates %s\n", B, T, loss, (long long)steps,
