@@ -19,6 +19,7 @@ shear_unit_test(test_prep test_prep.c)
 shear_unit_test(test_store test_store.c)
 add_test(NAME test_store_np3 COMMAND ${SHEAR_MPIRUN} -np 3 $<TARGET_FILE:test_store> --writer-only)
 set_tests_properties(test_store_np3 PROPERTIES LABELS "unit;mpi")
+set_tests_properties(test_store PROPERTIES LABELS "unit;mpi") # calls MPI_Init itself
 
 # `shear prep` on a synthetic corpus: identical stores on 1/2/3 ranks, counts and splits against an independent
 # tokenization, bad inputs, skip/--force. SKIP (77) without the tokenizer.
