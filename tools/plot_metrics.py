@@ -35,7 +35,7 @@ def losses(out, runs):
                 tokens = r.get("tokens", tokens + r.get("tok_s", 0) * r.get("step_s", 0))
                 f.write(f"{tokens / 1e6}\t{r.get('loss', r.get('lm_loss'))}\n")
         plots.append(f"'{dat}' u 1:2 w l lw 2 t '{label}'")
-    gnuplot(f"""set terminal pngcairo size 1000,600 font ',11'
+    gnuplot(f"""set terminal pngcairo noenhanced size 1000,600 font ',11'
 set output '{out}'
 set grid; set key top right; set xlabel 'tokens seen by the run (M)'; set ylabel 'training loss'
 set title 'training loss'
@@ -58,7 +58,7 @@ def dbl(out, run):
     k = len(names)
     gap = ", ".join(f"'{dat}' u 1:{2 + i} w lp lw 2 t '{n}'" for i, n in enumerate(names))
     prop = ", ".join(f"'{dat}' u 1:{2 + k + i} w lp lw 2 t '{n}'" for i, n in enumerate(names))
-    gnuplot(f"""set terminal pngcairo size 1400,600 font ',11'
+    gnuplot(f"""set terminal pngcairo noenhanced size 1400,600 font ',11'
 set output '{out}'
 set multiplot layout 1,2 title 'dynamic batch loading: {run}'
 set grid; set key outside right; set xlabel 'step'

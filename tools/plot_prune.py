@@ -28,7 +28,7 @@ sp = ", ".join(f"'{dat}' u 1:{col[t]} w l lw 2 t '{t} expected', '{dat}' u 1:{co
 lam = ", ".join(f"'{dat}' u 1:{col[t] + 2} w l lw 2 t '{t} {chr(955)}1', '{dat}' u 1:{col[t] + 3} w l dt 2 t '{t} {chr(955)}2'"
                 for t in types)
 script = f"""
-set terminal pngcairo size 1400,1000 font ',11'
+set terminal pngcairo noenhanced size 1400,1000 font ',11'
 set output '{sys.argv[2]}'
 set multiplot layout 2,2 title 'shear prune: {os.path.dirname(os.path.abspath(sys.argv[1]))}'
 set grid; set key outside right; set xlabel 'step'
