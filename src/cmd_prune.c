@@ -200,12 +200,13 @@ int cmd_prune(int argc, char **argv) {
         double tps = (double)G * T / dt;
         if (dist.rank == 0) {
             if (step % deck.run_log_every == 0 || step == 1 || step == deck.train_steps) {
-                char eta[32], sp[512] = "";
+                char eta[32], sp[1024] = "";
                 size_t o = 0;
                 for (int t = 0; t < MASK_TYPES; t++)
                     if (mk.on[t])
-                        o += (size_t)snprintf(sp + o, sizeof sp - o, " %s %.3f/%.3f", MASK_NAMES[t],
-                                              st.expected_sparsity[t], st.target_sparsity[t]);
+                        o += (size_t)snprintf(sp + o, sizeof sp - o, " %s %.3f/%.3f (lambda %+.2f %+.2f)",
+                                              MASK_NAMES[t], st.expected_sparsity[t], st.target_sparsity[t],
+                                              mk.lambda[t][0], mk.lambda[t][1]);
                 run_fmt_eta(eta, sizeof eta, elapsed / (step - start) * (deck.train_steps - step));
                 shear_log("step %5d/%d | lm %.4f | lag %+.4f | sparsity%s | E[params] %.3fM | %.0f tok/s | ETA %s\n",
                           step, deck.train_steps, lm, lag, sp, st.expected_params / 1e6, tps, eta);
