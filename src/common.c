@@ -11,6 +11,22 @@
 
 int shear_log_rank = 0;
 
+#define TMP_SLOTS 8
+static char tmp_paths[TMP_SLOTS][4096]; // files shear_die removes: written under a temporary name, not yet renamed
+
+void shear_tmp_begin(const char *tmp_path) {
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (!tmp_paths[i][0]) {
+            snprintf(tmp_paths[i], sizeof tmp_paths[i], "%s", tmp_path);
+            return;
+        }
+}
+
+void shear_tmp_done(const char *tmp_path) {
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (strcmp(tmp_paths[i], tmp_path) == 0) tmp_paths[i][0] = 0;
+}
+
 void shear_die(const char *file, int line, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -19,6 +35,8 @@ void shear_die(const char *file, int line, const char *fmt, ...) {
     fprintf(stderr, " (%s:%d)\n", file, line);
     va_end(ap);
     fflush(stderr);
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (tmp_paths[i][0]) unlink(tmp_paths[i]);
     int up = 0, down = 0;
     MPI_Initialized(&up);
     if (up) MPI_Finalized(&down);

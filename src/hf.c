@@ -31,6 +31,7 @@ static void copy_file(const char *src, const char *dst, char *hash) {
     if (!in) SHEAR_DIE("cannot open '%s': %s", src, strerror(errno));
     FILE *out = fopen(tmp, "wb");
     if (!out) SHEAR_DIE("cannot create '%s': %s", tmp, strerror(errno));
+    shear_tmp_begin(tmp);
     unsigned char buf[1 << 16];
     uint64_t h = FNV_START;
     size_t n;
@@ -42,6 +43,7 @@ static void copy_file(const char *src, const char *dst, char *hash) {
     fclose(in);
     if (fclose(out) != 0) SHEAR_DIE("cannot finish writing '%s' (disk full?)", tmp);
     if (rename(tmp, dst) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", tmp, dst, strerror(errno));
+    shear_tmp_done(tmp);
     snprintf(hash, 32, "fnv1a64:%016llx", (unsigned long long)h);
 }
 

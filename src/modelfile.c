@@ -35,6 +35,7 @@ ModelFileWriter *modelfile_begin(const char *path, const ModelConfig *c, const c
     snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
     w->f = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->f < 0) SHEAR_DIE("cannot create model file '%s' (is the folder writable?)", w->tmp);
+    shear_tmp_begin(w->tmp);
     h5_attr_write_string(w->f, "format", MODELFILE_FORMAT);
     h5_attr_write_int(w->f, "format_version", MODELFILE_VERSION);
     modelfile_write_config(w->f, c);
@@ -67,6 +68,7 @@ void modelfile_end(ModelFileWriter *w) {
     H5Gclose(w->weights);
     if (H5Fclose(w->f) < 0) SHEAR_DIE("cannot finish writing '%s' (disk full?)", w->tmp);
     if (rename(w->tmp, w->path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
+    shear_tmp_done(w->tmp);
     free(w);
 }
 

@@ -177,6 +177,7 @@ StWriter *st_writer_open(const char *path, const StSpec *specs, int n) {
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     w->fp = fopen(w->tmp, "wb");
     if (!w->fp) SHEAR_DIE("cannot create '%s': %s", w->tmp, strerror(errno));
+    shear_tmp_begin(w->tmp);
     int ok = fwrite(len8, 1, 8, w->fp) == 8 && fwrite(js, 1, jl, w->fp) == jl;
     for (size_t i = jl; i < padded && ok; i++) ok = fputc(' ', w->fp) != EOF;
     if (!ok) SHEAR_DIE("cannot write '%s': %s", w->tmp, strerror(errno));
@@ -204,6 +205,7 @@ void st_writer_close(StWriter *w) {
     if (fflush(w->fp) != 0 || fsync(fileno(w->fp)) != 0 || fclose(w->fp) != 0)
         SHEAR_DIE("cannot finish writing '%s' (disk full?): %s", w->tmp, strerror(errno));
     if (rename(w->tmp, w->path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
+    shear_tmp_done(w->tmp);
     free(w->buf);
     free(w);
 }

@@ -20,6 +20,11 @@ void shear_die(const char *file, int line, const char *fmt, ...) __attribute__((
 #define SHEAR_DIE(...) shear_die(__FILE__, __LINE__, __VA_ARGS__)
 #define SHEAR_CHECK(cond, ...) do { if (!(cond)) shear_die(__FILE__, __LINE__, __VA_ARGS__); } while (0)
 
+// A file being written under a temporary name before its rename: until shear_tmp_done, shear_die removes it, so a
+// failed command never leaves a half-written file behind (the final name is only ever written by the rename).
+void shear_tmp_begin(const char *tmp_path);
+void shear_tmp_done(const char *tmp_path);
+
 // Allocation that cannot return NULL: out of memory names the size asked for.
 void *shear_malloc_(size_t bytes, const char *file, int line);
 void *shear_calloc_(size_t n, size_t size, const char *file, int line);

@@ -59,9 +59,10 @@ def bad_import(name, d, expect):
     if os.path.exists(out):
         os.remove(out)
     run(name, ["import", "--from", d, "--out", out], 1, expect)
-    if os.path.exists(out):
-        results.append(False)
-        print(f"FAIL {name}: {out} was written")
+    for left in (out, out + ".tmp"):
+        if os.path.exists(left):
+            results.append(False)
+            print(f"FAIL {name}: {left} was left behind")
 
 
 def single(d):
