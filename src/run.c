@@ -99,8 +99,11 @@ void run_fmt_eta(char *buf, size_t len, double sec) {
 }
 
 void run_log_epochs(const Sampler *s, const TokenStore *st, const int *store_idx, const int *new_epoch, int step) {
-    for (int i = 0; i < s->n_domains; i++)
-        if (new_epoch[i])
-            shear_log("step %d: domain '%s' ran out of sequences: epoch %llu starts with a new shuffle\n", step,
-                      st->names[store_idx[i]], (unsigned long long)s->epoch[i]);
+    // epochs 1, 2, 4, 8, ...: a small store in a long run would otherwise print a line every few steps
+    for (int i = 0; i < s->n_domains; i++) {
+        unsigned long long e = (unsigned long long)s->epoch[i];
+        if (new_epoch[i] && (e & (e - 1)) == 0)
+            shear_log("step %d: domain '%s' ran out of sequences: epoch %llu starts with a new shuffle%s\n", step,
+                      st->names[store_idx[i]], e, e > 1 ? " (reported at epochs 1, 2, 4, 8, ...)" : "");
+    }
 }

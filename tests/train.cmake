@@ -23,3 +23,10 @@ set_tests_properties(train_model_file_loads PROPERTIES FIXTURES_REQUIRED train_n
 add_test(NAME cli_errors COMMAND bash ${TRAIN_SRC}/cli_errors.sh $<TARGET_FILE:shear> ${TRAIN_DIR}/cli
                                  ${TRAIN_DIR}/tokens.h5 ${TRAIN_DIR}/np1/model.h5)
 set_tests_properties(cli_errors PROPERTIES FIXTURES_REQUIRED "train_store;train_np1")
+# a small store runs out many times in 100 steps: the epoch line is printed at epochs 1, 2, 4, 8, ... only
+add_test(NAME train_epoch_log
+         COMMAND $<TARGET_FILE:shear> train ${TRAIN_SRC}/deck.yaml --set data.store=${TRAIN_DIR}/tokens.h5
+                 --set run.out_dir=${TRAIN_DIR}/epochs --set train.steps=100 --set run.threads=1)
+set_tests_properties(train_epoch_log PROPERTIES FIXTURES_REQUIRED train_store
+                     PASS_REGULAR_EXPRESSION "epoch 4 starts with a new shuffle"
+                     FAIL_REGULAR_EXPRESSION "epoch (3|5|6|7) starts")

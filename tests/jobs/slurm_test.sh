@@ -95,11 +95,10 @@ echo "slurm up: $(sinfo -h -o '%P %D %t %c')"
 
 pass=0 fail=0
 check() { if "$@"; then pass=$((pass+1)); else echo "FAIL: $*"; fail=$((fail+1)); fi; }
-# Slurm sends --signal at its time-limit checks, every 30 s from slurmctld's start, up to 30 s before the time
-# asked for: with --time=2 and USR1@80 the first check 10 s or more into the job (measured: 27 s in, 5 runs out
-# of 5) signals the batch shell. The run is made longer than 40 s even when it shares the cores with nothing
-# (10000 steps: 100 to 300 steps/s measured here; the reference run shares the cores at the same time). A
-# requeued job gets the signal again (17 s in) if it is still running; every segment resumes from the last
+# The batch shell gets USR1 from `scancel --batch --signal=USR1` as soon as the job's metrics show a finished
+# step: the job cannot end before the signal, however fast the machine (CI ran 10000 steps in about 10 s, before
+# Slurm's own time-limit check). --signal=B:USR1@80 with --time=2 stays as well: Slurm sends it at its
+# time-limit checks (every 30 s) to a segment still running then. Every segment resumes from the last
 # checkpoint, so the end state is the same however many segments there are.
 STEPS=${SLURM_TEST_STEPS:-10000}
 SIGNAL=${SLURM_TEST_SIGNAL:-B:USR1@80}
@@ -117,8 +116,20 @@ echo "submitted job $JOB ($(date -u +%T))"
 mpirun --oversubscribe --allow-run-as-root --mca btl self,vader -np 2 "$SHEAR" train "$DECK" "${S[@]}" \
   --set run.out_dir="$WORK/straight" > "$WORK/straight.log" 2>&1 &
 ref=$!
+# signal the batch shell once the first segment has finished a step (metrics.jsonl is flushed every step)
+signalled=0
+for _ in $(seq 1200); do
+  if grep -q '"event":"step"' "$WORK/job/run/metrics.jsonl" 2>/dev/null; then
+    scancel --batch --signal=USR1 "$JOB" && signalled=1
+    echo "sent USR1 to the batch shell of job $JOB ($(date -u +%T))"
+    break
+  fi
+  [[ -z $(squeue -h -j "$JOB" 2>/dev/null) ]] && break
+  sleep 0.1
+done
+check test "$signalled" -eq 1
 done_=0
-for _ in $(seq 160); do
+for _ in $(seq 200); do
   [[ -z $(squeue -h -j "$JOB" 2>/dev/null) ]] && { done_=1; break; }
   sleep 1
 done
