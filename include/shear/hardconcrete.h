@@ -17,11 +17,19 @@
 // beta * ln(-gamma / zeta) = (2/3) ln(1/11): the logit of the probability mass the stretch puts below 0
 #define HC_LOGIT_ZERO (HC_BETA * -2.3978952727983707)
 
+// a*b + c with two roundings on every target: nvcc would fuse it into one fma in device code, which the CPU build
+// (x86-64-v2, no fma) never does, and the GPU would draw u and z one ulp apart from the CPU.
+#ifdef __CUDA_ARCH__
+#define HC_MAD(a, b, c) __dadd_rn(__dmul_rn((a), (b)), (c))
+#else
+#define HC_MAD(a, b, c) ((a) * (b) + (c))
+#endif
+
 SHEAR_HD double hc_sigmoid(double x) { return 1.0 / (1.0 + __builtin_exp(-x)); }
 
 // u of the gate whose Philox counter is `counter`: U(eps, 1-eps) as torch's uniform_(eps, 1 - eps)
 SHEAR_HD double hc_uniform(uint64_t seed, uint64_t counter) {
-    return HC_EPS + (1.0 - 2.0 * HC_EPS) * rng_uniform(seed, RNG_STREAM_MASK, counter);
+    return HC_MAD(1.0 - 2.0 * HC_EPS, rng_uniform(seed, RNG_STREAM_MASK, counter), HC_EPS);
 }
 
 // y = sigmoid((log u - log(1-u) + a) / beta)
@@ -31,13 +39,13 @@ SHEAR_HD double hc_y(double u, double a) {
 
 // z = clamp(y (zeta - gamma) + gamma, 0, 1)
 SHEAR_HD double hc_z(double y) {
-    double s = y * (HC_ZETA - HC_GAMMA) + HC_GAMMA;
+    double s = HC_MAD(y, HC_ZETA - HC_GAMMA, HC_GAMMA);
     return s < 0.0 ? 0.0 : (s > 1.0 ? 1.0 : s);
 }
 
 // dz/da = 1[0 < stretched < 1] (zeta - gamma) y (1 - y) / beta (hardtanh passes no gradient at its limits)
 SHEAR_HD double hc_dz_da(double y) {
-    double s = y * (HC_ZETA - HC_GAMMA) + HC_GAMMA;
+    double s = HC_MAD(y, HC_ZETA - HC_GAMMA, HC_GAMMA);
     return (s > 0.0 && s < 1.0) ? (HC_ZETA - HC_GAMMA) * y * (1.0 - y) / HC_BETA : 0.0;
 }
 

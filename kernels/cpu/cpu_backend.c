@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "shear/adamw_coef.h"
 #include "cpu_ops.h"
 
 // Declared by OpenBLAS's cblas.h, but not by every cblas.h a build may pick up.
@@ -96,30 +97,12 @@ int cpu_all_finite(const float *x, size_t n) {
 // which is the header's p -= lr*(mhat/(sqrt(vhat)+eps) + wd*p) up to rounding (the two are equal in exact
 // arithmetic: both decay the old p). Scalars that torch computes in
 // Python (double) are computed in double here and rounded to float once, as torch does.
-// The double a user most likely wrote for a float hyperparameter: the shortest decimal that rounds to f, read
-// back as a double (0.9f -> 0.9, not 0.899999976). torch computes 1 - beta1, lr / (1 - beta1^t), ... from the
-// Python doubles; starting from the same doubles makes those scalars round to the same floats.
-static double decimal_double(float f) {
-    char text[32];
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, (double)f);
-        if (strtof(text, NULL) == f) return strtod(text, NULL);
-    }
-    return (double)f;
-}
-
 void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
                float wd, float gscale, int t) {
     if (t < 1) CPU_DIE("adamw step count must be >= 1, got %d", t);
-    const double lr_d = decimal_double(lr), wd_d = decimal_double(wd);
-    const double b1_d = decimal_double(b1), b2_d = decimal_double(b2);
-    const float decay = (float)(1.0 - lr_d * wd_d);
-    const float one_minus_b1 = (float)(1.0 - b1_d);
-    const float one_minus_b2 = (float)(1.0 - b2_d);
-    const double bc1 = 1.0 - pow(b1_d, (double)t);
-    const double bc2 = 1.0 - pow(b2_d, (double)t);
-    const float neg_step = (float)(-(lr_d / bc1));
-    const float bc2_sqrt = (float)sqrt(bc2);
+    const AdamWCoef c = adamw_coef(lr, b1, b2, wd, t); // shear/adamw_coef.h: the same floats as torch and CUDA
+    const float decay = c.decay, one_minus_b1 = c.one_minus_b1, one_minus_b2 = c.one_minus_b2;
+    const float neg_step = c.neg_step, bc2_sqrt = c.bc2_sqrt;
     const int scaled = gscale != 1.0f;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {

@@ -1,0 +1,150 @@
+// Shared by every file of the CUDA backend: the error macros (CUDA_CHECK, CUBLAS_CHECK, CUDA_LAUNCH_CHECK), the
+// backend's one stream and its cuBLAS / cuBLASLt handles (created by cuda_select_device in cuda_backend.cu), the
+// grid-size helper and a grow-only device scratch per user. Errors die through shear_die, so a failing GPU rank
+// prints one message and takes the MPI job down with it like any other error.
+#ifndef SHEAR_CUDA_COMMON_CUH
+#define SHEAR_CUDA_COMMON_CUH
+
+// the C headers first: common.h includes them again inside extern "C", where their include guards make them empty
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "shear/common.h"
+}
+#include "cuda_ops.h"
+
+// A hint for the error codes a user can act on; the rest point at the tool that finds the failing kernel.
+static inline const char *cuda_error_hint(cudaError_t e) {
+    switch (e) {
+    case cudaErrorMemoryAllocation:
+        return "the GPU is out of memory: lower micro_batch or seq_len, or use more GPUs";
+    case cudaErrorNoDevice:
+    case cudaErrorInsufficientDriver:
+        return "no usable GPU: check nvidia-smi, the driver version and CUDA_VISIBLE_DEVICES";
+    case cudaErrorInvalidDevice:
+        return "the device index is not one of the visible GPUs (CUDA_VISIBLE_DEVICES)";
+    case cudaErrorInvalidConfiguration:
+        return "a kernel was launched with a bad grid or block size (a shape the kernel does not support)";
+    case cudaErrorIllegalAddress:
+    case cudaErrorMisalignedAddress:
+        return "a kernel accessed memory out of bounds: rerun under compute-sanitizer";
+    case cudaErrorLaunchTimeout:
+        return "a kernel ran into the display watchdog: use a compute GPU";
+    default:
+        return "rerun with CUDA_LAUNCH_BLOCKING=1 (or compute-sanitizer) to find the failing kernel";
+    }
+}
+
+static inline const char *cublas_error_hint(cublasStatus_t s) {
+    switch (s) {
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+        return "cuBLAS has no handle: cuda_select_device must run before any op";
+    case CUBLAS_STATUS_ALLOC_FAILED:
+        return "the GPU is out of memory: lower micro_batch or seq_len, or use more GPUs";
+    case CUBLAS_STATUS_INVALID_VALUE:
+        return "a matrix size or leading dimension is invalid (negative, zero or above 2^31)";
+    case CUBLAS_STATUS_ARCH_MISMATCH:
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+        return "this GPU does not support the requested operation (Shear targets sm_80 and newer)";
+    default:
+        return "rerun with CUDA_LAUNCH_BLOCKING=1 and CUBLAS_LOGINFO_DBG=1 for details";
+    }
+}
+
+#define CUDA_CHECK(call)                                                                                          \
+    do {                                                                                                          \
+        cudaError_t cuda_err_ = (call);                                                                           \
+        if (cuda_err_ != cudaSuccess)                                                                             \
+            shear_die(__FILE__, __LINE__, "CUDA error %s (%s) in %s; hint: %s", cudaGetErrorName(cuda_err_),      \
+                      cudaGetErrorString(cuda_err_), #call, cuda_error_hint(cuda_err_));                          \
+    } while (0)
+
+#define CUBLAS_CHECK(call)                                                                                        \
+    do {                                                                                                          \
+        cublasStatus_t cublas_st_ = (call);                                                                       \
+        if (cublas_st_ != CUBLAS_STATUS_SUCCESS)                                                                  \
+            shear_die(__FILE__, __LINE__, "cuBLAS error %s (%d) in %s; hint: %s", cublasGetStatusString(cublas_st_), \
+                      (int)cublas_st_, #call, cublas_error_hint(cublas_st_));                                     \
+    } while (0)
+
+// After every <<<...>>>: a bad launch configuration is reported here, at its own line. Kernel faults are
+// asynchronous and surface at the next synchronising call; build with -DSHEAR_CUDA_SYNC_LAUNCHES to make every
+// launch wait for its kernel, so the fault is reported at the launch that caused it.
+#ifdef SHEAR_CUDA_SYNC_LAUNCHES
+#define CUDA_LAUNCH_CHECK()                                                                                       \
+    do {                                                                                                          \
+        CUDA_CHECK(cudaGetLastError());                                                                           \
+        CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));                                                         \
+    } while (0)
+#else
+#define CUDA_LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
+#endif
+
+// The objects cuda_select_device created; every kernel, copy and cuBLAS call goes to this one stream, so the
+// ops run in the order the host calls them and the host only waits where it reads a result.
+// cuBLAS math mode is CUBLAS_DEFAULT_MATH (plus no reduced-precision reductions): fp32 GEMMs run on the fp32
+// FMA units, never TF32 (TF32 keeps 10 mantissa bits and would break fp32 parity with the CPU backend; it is
+// only used when asked for, by CUBLAS_TF32_TENSOR_OP_MATH or a *_FAST_TF32 compute type, which Shear never
+// does). cuBLASLt has no math mode: its callers must pass CUBLAS_COMPUTE_32F (or _32F_PEDANTIC) for fp32.
+cudaStream_t cuda_stream(void);
+cublasHandle_t cuda_cublas(void);
+cublasLtHandle_t cuda_cublaslt(void);
+// Streaming multiprocessors of the selected device (sizes grids of grid-stride loops).
+int cuda_sm_count(void);
+
+// Blocks for a grid-stride loop over n items with `threads` per block: enough to fill the device, never more
+// than the items need, at least 1. Only for kernels whose result does not depend on the grid size (pointwise);
+// reductions choose a fixed grid so their summation order is the same on every GPU.
+static inline unsigned cuda_blocks(size_t n, int threads) {
+    size_t need = (n + (size_t)threads - 1) / (size_t)threads;
+    size_t cap = (size_t)cuda_sm_count() * 32;
+    size_t b = need < cap ? need : cap;
+    return (unsigned)(b > 0 ? b : 1);
+}
+
+// Grow-only device workspace, one per user so that nested ops never share one (e.g. the classifier calls the
+// matmul, both with scratch). Valid until the next cuda_scratch call for the same slot; growing waits for the
+// stream first, so work still queued on the old buffer finishes before it is freed. Contents are undefined.
+enum {
+    CUDA_SCRATCH_POINTWISE = 0, // cuda_pointwise.cu (reductions, embedding sort, rope table)
+    CUDA_SCRATCH_NORM,          // cuda_norm.cu (column partial sums)
+    CUDA_SCRATCH_MASKS,         // cuda_masks.cu
+    CUDA_SCRATCH_ATTENTION,     // cuda_attention.cu
+    CUDA_SCRATCH_MATMUL,        // cuda_matmul.cu (cuBLASLt workspace)
+    CUDA_SCRATCH_CLASSIFIER,    // cuda_classifier.cu (logit chunks)
+    CUDA_SCRATCH_SLOTS
+};
+void *cuda_scratch(int slot, size_t bytes);
+
+// Device to host copy on the backend stream, waiting for it (and for everything queued before it).
+void cuda_to_host(void *dst_host, const void *src, size_t bytes);
+
+// ---- device helpers ----
+
+// for (size_t i = ...; i < n; ...) over the whole grid; size_t so that n may exceed 2^31
+#define CUDA_GRID_STRIDE(i, n)                                                                                    \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n); i += (size_t)gridDim.x * blockDim.x)
+
+// Sum of v over the block, returned to every thread. blockDim.x must be a multiple of 32 (at most 1024) and every
+// thread of the block must call it. The order of the additions depends only on blockDim.x, so the result is
+// the same bits on every run and every GPU; the xor butterfly gives all lanes the same bits (a+b == b+a).
+template <typename T> __device__ __forceinline__ T cuda_block_sum(T v) {
+    __shared__ T warp_sums[32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    __syncthreads(); // readers of a previous call are done with warp_sums
+    if (lane == 0) warp_sums[warp] = v;
+    __syncthreads();
+    v = lane < nwarps ? warp_sums[lane] : T(0);
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+#endif

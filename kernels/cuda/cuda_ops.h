@@ -1,0 +1,81 @@
+// The CUDA backend of the ops interface (include/shear/ops.h), fp32 buffers in device memory, every kernel on
+// the backend's one explicit stream. C-callable; compiled only when SHEAR_HAVE_CUDA.
+// Files: cuda_common.cuh (CUDA_CHECK / CUBLAS_CHECK, the stream and cuBLAS handle), cuda_backend.cu (memory ops
+// and the ShearOps table), cuda_pointwise.cu, cuda_norm.cu, cuda_masks.cu, cuda_attention.cu, cuda_matmul.cu,
+// cuda_classifier.cu. The launchers below have exactly the signatures and semantics of the ShearOps members of
+// the same name (ops.h), so the table in cuda_backend.cu is a list of these functions.
+#ifndef SHEAR_CUDA_OPS_H
+#define SHEAR_CUDA_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shear/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// The backend (selects nothing: call cuda_select_device first). Dies with a clear message without a device.
+const ShearOps *ops_cuda(void);
+// Visible CUDA devices; 0 when there is none or the driver is missing (never dies).
+int cuda_device_count(void);
+// cudaSetDevice(dev) and creation of the stream and cuBLAS handle on it; call once, before ops_cuda() is used.
+void cuda_select_device(int dev);
+
+// cuda_pointwise.cu
+void cuda_axpy(float *y, const float *x, float a, size_t n);
+void cuda_scale(float *x, float s, size_t n);
+double cuda_sumsq(const float *x, size_t n);
+int cuda_all_finite(const float *x, size_t n);
+void cuda_embedding_fwd(float *out, const int32_t *tok, const float *wte, size_t N, int d);
+void cuda_embedding_bwd(float *dwte, const float *dout, const int32_t *tok, size_t N, int d);
+void cuda_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta);
+void cuda_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta);
+void cuda_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group);
+void cuda_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
+                   int group);
+void cuda_swiglu_fwd(float *out, const float *g, const float *u, size_t N, int I);
+void cuda_swiglu_bwd(float *dg, float *du, const float *dout, const float *g, const float *u, size_t N, int I);
+void cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
+                float wd, float gscale, int t);
+// cuda_norm.cu
+void cuda_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, const float *z, size_t N, int d,
+                      float eps);
+void cuda_rmsnorm_bwd(float *dinp, float *dw, float *dz, const float *dout, const float *inp, const float *w,
+                      const float *z, const float *rstd, size_t N, int d);
+// cuda_masks.cu
+void cuda_hardconcrete_sample(float *z, const float *log_alpha, size_t n, uint64_t seed, uint64_t counter0);
+void cuda_hardconcrete_bwd(float *dlog_alpha, const float *dz, const float *log_alpha, size_t n, uint64_t seed,
+                           uint64_t counter0);
+// cuda_attention.cu
+void cuda_attention_fwd(float *out, float *lse, const float *q, const float *k, const float *v, size_t B, int T,
+                        int H, int Hkv, int hd);
+void cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                        const float *v, const float *out, const float *lse, size_t B, int T, int H, int Hkv, int hd);
+// cuda_matmul.cu
+void cuda_matmul_fwd(float *out, const float *inp, const float *w, size_t N, int C, int OC);
+void cuda_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w, size_t N, int C,
+                     int OC);
+// cuda_classifier.cu
+double cuda_classifier(float *dx, float *dw, float *row_loss, float *logits_out, const float *x, const float *w,
+                       const int32_t *targets, size_t N, int d, int V, float dscale);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+// ---- appended for src/dist_nccl.c (kept outside the block above so concurrent edits only append) ----
+#ifndef SHEAR_CUDA_OPS_STREAM_H
+#define SHEAR_CUDA_OPS_STREAM_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+// The backend's one stream (cuda_stream() in cuda_common.cuh, C++ linkage) as an opaque pointer for C code:
+// dist_nccl.c enqueues the NCCL collectives on it, ordered with the kernels. Defined in cuda_stream_handle.cu.
+void *cuda_stream_handle(void);
+#ifdef __cplusplus
+}
+#endif
+#endif

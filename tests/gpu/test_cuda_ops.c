@@ -1,0 +1,936 @@
+// CUDA backend against the CPU backend: every member of ShearOps on the same random inputs (fixed seeds), then a
+// whole model (forward + backward, with and without pruning gates) and 10 AdamW steps on both.
+//
+// Error measure: for a tensor, err = max_i |gpu_i - cpu_i| / max_i |cpu_i| (the largest error relative to the
+// tensor's scale; an element-wise relative error is meaningless where the reference crosses 0). The max abs error
+// is printed beside it. Models: relative L2 error per tensor, ||gpu - cpu|| / ||cpu||. Backward ops add (+=) onto
+// random non-zero gradients; their error is measured against what the op added (cpu - initial), so a large initial
+// value cannot hide a wrong increment, and an op that overwrites instead of adding fails by O(1).
+// Tolerances (fp32, unit round-off u = 6e-8), why each:
+//   exact (bitwise)   memory ops, embedding forward, gate forward: pure copies / one rounding of the same product
+//   <= 1 ulp          hard-concrete ops: both compute in double and round once; CUDA's double log/exp are within
+//                     1 ulp of glibc's, so the float result can differ only where the double lies on a rounding edge
+//   TOL_POINT 2e-6    elementwise ops with one libm call or an FMA contraction (nvcc contracts a*b+c, the CPU
+//                     build for x86-64-v2 has no FMA; CUDA expf is within 2 ulp): a few ulp of the largest value
+//   TOL_REDUCE 1e-5   anything that sums up to ~1000 fp32 terms in another order (matmul, norms, dz/dw, softmax):
+//                     the reordering error is ~sqrt(K) u ~ 2e-6 on random data; 1e-5 keeps a 5x margin and any
+//                     indexing bug gives O(1)
+//   TOL_ROPE 5e-5     angles t * inv_freq reach 256 rad at T = 257, where one float ulp of the angle is 3e-5 rad:
+//                     an inv_freq rounded one ulp differently (powf vs exp2f) moves sin/cos by that much
+//   TOL_ATTN_BWD 1e-4 ds = p (dp - D) subtracts two sums of T terms that nearly cancel, which magnifies rounding
+//   TOL_SUMSQ 1e-10   double accumulation on both sides; only the order of ~1e6 double adds differs
+//   TOL_MODEL 1e-4    relative L2 per gradient tensor through 2 blocks forward and backward: the per-op errors
+//                     above compound (measured on the CPU against float64 PyTorch: 1.9e-6, tests/parity)
+//   TOL_CURVE 1e-4    per-step loss of 10 AdamW steps: Adam moves weights with tiny, noisy gradients by +-lr on
+//                     either backend, but the loss is first-order insensitive to exactly those weights
+// Exits 77 (skipped) without a CUDA device.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_ops.h"
+#include "shear/masks.h"
+#include "shear/model.h"
+#include "shear/ops.h"
+#include "shear/optim.h"
+#include "shear/rng.h"
+
+#define TOL_POINT 2e-6
+#define TOL_REDUCE 1e-5
+#define TOL_ROPE 5e-5
+#define TOL_ATTN_BWD 1e-4
+#define TOL_SUMSQ 1e-10
+#define TOL_MODEL 1e-4
+#define TOL_CURVE 1e-4
+
+static const ShearOps *CPU, *GPU;
+static int passed, failed;
+static uint64_t rng_counter; // every random number of the test comes from (seed 2024, stream 91, counter++)
+
+static void report(int ok, const char *what, const char *detail) {
+    printf("%s %-78s %s\n", ok ? "PASS" : "FAIL", what, detail);
+    if (ok) passed++;
+    else failed++;
+}
+
+// ---------------- paired buffers: the same data on both backends ----------------
+
+typedef struct {
+    float *c, *g; // CPU and GPU copies, [n] each
+    size_t n;
+    float *init;  // host copy of the initial values of a gradient (NULL otherwise): errors are measured against
+                  // the size of what the op added, so large initial values cannot hide an error in the increment
+} Pair;
+
+typedef struct {
+    int32_t *c, *g; // [n]
+    size_t n;
+} IPair;
+
+static double rnd_normal(void) { return rng_normal(2024, 91, rng_counter++); }
+static double rnd_uniform(void) { return rng_uniform(2024, 91, rng_counter++); }
+
+static void pair_set(Pair *p, const float *host) {
+    CPU->upload(p->c, host, p->n * sizeof(float));
+    GPU->upload(p->g, host, p->n * sizeof(float));
+}
+
+// scale > 0: Normal(0, scale); scale == 0: zeros
+static Pair pair_new(size_t n, double scale) {
+    Pair p = {CPU->alloc(n * sizeof(float)), GPU->alloc(n * sizeof(float)), n, NULL};
+    float *h = calloc(n ? n : 1, sizeof(float));
+    for (size_t i = 0; i < n && scale > 0; i++) h[i] = (float)(scale * rnd_normal());
+    pair_set(&p, h);
+    free(h);
+    return p;
+}
+
+// a gradient buffer with Normal(0, scale) initial values, which a backward op must add to (+=)
+static Pair grad_new(size_t n, double scale) {
+    Pair p = pair_new(n, scale);
+    p.init = malloc((n ? n : 1) * sizeof(float));
+    CPU->download(p.init, p.c, n * sizeof(float));
+    return p;
+}
+
+static Pair pair_uniform(size_t n, double lo, double hi) {
+    Pair p = {CPU->alloc(n * sizeof(float)), GPU->alloc(n * sizeof(float)), n, NULL};
+    float *h = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) h[i] = (float)(lo + (hi - lo) * rnd_uniform());
+    pair_set(&p, h);
+    free(h);
+    return p;
+}
+
+static void pair_free(Pair *p) {
+    CPU->free(p->c);
+    GPU->free(p->g);
+    free(p->init);
+}
+
+static IPair ipair_new(const int32_t *host, size_t n) {
+    IPair p = {CPU->alloc((n ? n : 1) * sizeof(int32_t)), GPU->alloc((n ? n : 1) * sizeof(int32_t)), n};
+    CPU->upload(p.c, host, n * sizeof(int32_t));
+    GPU->upload(p.g, host, n * sizeof(int32_t));
+    return p;
+}
+
+static void ipair_free(IPair *p) {
+    CPU->free(p->c);
+    GPU->free(p->g);
+}
+
+static void download_both(const Pair *p, float **hc, float **hg) {
+    *hc = malloc((p->n ? p->n : 1) * sizeof(float));
+    *hg = malloc((p->n ? p->n : 1) * sizeof(float));
+    CPU->download(*hc, p->c, p->n * sizeof(float));
+    GPU->download(*hg, p->g, p->n * sizeof(float));
+}
+
+// max |g - c| / max |c - init| (init NULL: 0); NaN or Inf anywhere in either makes it Inf unless both agree
+// bitwise
+static double scaled_err(const float *c, const float *g, const float *init, size_t n, double *maxabs_out) {
+    double maxabs = 0.0, ref = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(c[i]) || !isfinite(g[i])) {
+            if (memcmp(&c[i], &g[i], sizeof(float)) != 0) maxabs = INFINITY;
+            continue;
+        }
+        double d = fabs((double)g[i] - (double)c[i]);
+        if (d > maxabs) maxabs = d;
+        double r = fabs((double)c[i] - (init ? (double)init[i] : 0.0));
+        if (r > ref) ref = r;
+    }
+    *maxabs_out = maxabs;
+    if (maxabs == 0.0) return 0.0;
+    return ref > 0.0 ? maxabs / ref : INFINITY;
+}
+
+static void cmp(const char *what, const Pair *p, double tol) {
+    float *hc, *hg;
+    download_both(p, &hc, &hg);
+    double maxabs, err = scaled_err(hc, hg, p->init, p->n, &maxabs);
+    char detail[128];
+    snprintf(detail, sizeof detail, "err %.2e abs %.2e (tol %.0e)", err, maxabs, tol);
+    report(err <= tol, what, detail);
+    free(hc);
+    free(hg);
+}
+
+static void cmp_exact(const char *what, const Pair *p) {
+    float *hc, *hg;
+    download_both(p, &hc, &hg);
+    size_t bad = 0;
+    for (size_t i = 0; i < p->n; i++) bad += memcmp(&hc[i], &hg[i], sizeof(float)) != 0;
+    char detail[128];
+    snprintf(detail, sizeof detail, "%zu of %zu differ (bitwise)", bad, p->n);
+    report(bad == 0, what, detail);
+    free(hc);
+    free(hg);
+}
+
+// distance in units in the last place between two finite floats of any sign
+static uint64_t ulp_dist(float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    int64_t oa = ia < 0 ? (int64_t)INT32_MIN - ia : ia, ob = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
+    return (uint64_t)(oa > ob ? oa - ob : ob - oa);
+}
+
+static void cmp_ulp(const char *what, const Pair *p, uint64_t max_ulp) {
+    float *hc, *hg;
+    download_both(p, &hc, &hg);
+    uint64_t worst = 0;
+    size_t nonfinite = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (!isfinite(hc[i]) || !isfinite(hg[i])) {
+            nonfinite++;
+            continue;
+        }
+        uint64_t d = ulp_dist(hc[i], hg[i]);
+        if (d > worst) worst = d;
+    }
+    char detail[128];
+    snprintf(detail, sizeof detail, "max %llu ulp (tol %llu), %zu non-finite", (unsigned long long)worst,
+             (unsigned long long)max_ulp, nonfinite);
+    report(worst <= max_ulp && nonfinite == 0, what, detail);
+    free(hc);
+    free(hg);
+}
+
+static void cmp_scalar(const char *what, double c, double g, double tol) {
+    double err = c == g ? 0.0 : fabs(g - c) / fmax(fabs(c), 1e-300);
+    char detail[128];
+    snprintf(detail, sizeof detail, "cpu %.9g gpu %.9g rel %.2e (tol %.0e)", c, g, err, tol);
+    report(err <= tol, what, detail);
+}
+
+// ---------------- memory and reductions ----------------
+
+static void test_memory(void) {
+    const size_t n = 100003;
+    float *h = malloc(n * sizeof(float)), *back = malloc(n * sizeof(float));
+    float *d = GPU->alloc(n * sizeof(float)), *d2 = GPU->alloc(n * sizeof(float));
+    GPU->download(back, d, n * sizeof(float));
+    size_t nonzero = 0;
+    for (size_t i = 0; i < n; i++) nonzero += back[i] != 0.0f;
+    report(nonzero == 0, "alloc: zero-filled", nonzero ? "non-zero bytes" : "");
+    for (size_t i = 0; i < n; i++) h[i] = (float)rnd_normal();
+    GPU->upload(d, h, n * sizeof(float));
+    GPU->download(back, d, n * sizeof(float));
+    report(memcmp(h, back, n * sizeof(float)) == 0, "upload/download round trip: bitwise", "");
+    GPU->copy(d2, d, n * sizeof(float));
+    GPU->sync();
+    GPU->download(back, d2, n * sizeof(float));
+    report(memcmp(h, back, n * sizeof(float)) == 0, "copy (device to device): bitwise", "");
+    // zero a range in the middle, odd offset and length: the rest must stay
+    GPU->zero(d2 + 7, 1001 * sizeof(float));
+    GPU->download(back, d2, n * sizeof(float));
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += (i >= 7 && i < 1008) ? back[i] != 0.0f : back[i] != h[i];
+    report(bad == 0, "zero: exactly the range [7, 1008)", "");
+    GPU->free(d);
+    GPU->free(d2);
+    GPU->free(NULL);
+    free(h);
+    free(back);
+}
+
+static void test_pointwise(void) {
+    const size_t sizes[] = {1, 37 * 24, 1000003};
+    for (int s = 0; s < 3; s++) {
+        size_t n = sizes[s];
+        char what[128];
+        Pair y = pair_new(n, 1.0), x = pair_new(n, 1.0);
+        CPU->axpy(y.c, x.c, -0.37f, n);
+        GPU->axpy(y.g, x.g, -0.37f, n);
+        snprintf(what, sizeof what, "axpy n=%zu", n);
+        cmp(what, &y, TOL_POINT);
+        CPU->scale(y.c, 1.7f, n);
+        GPU->scale(y.g, 1.7f, n);
+        snprintf(what, sizeof what, "scale n=%zu", n);
+        cmp(what, &y, TOL_POINT);
+        snprintf(what, sizeof what, "sumsq n=%zu", n);
+        cmp_scalar(what, CPU->sumsq(y.c, n), GPU->sumsq(y.g, n), TOL_SUMSQ);
+        pair_free(&y);
+        pair_free(&x);
+    }
+    report(GPU->sumsq(NULL, 0) == 0.0 && GPU->all_finite(NULL, 0) == 1, "sumsq and all_finite of n=0", "");
+}
+
+static void test_all_finite(void) {
+    const size_t sizes[] = {1, 4097, (1u << 20) + 1};
+    const float bads[] = {NAN, INFINITY, -INFINITY};
+    for (int s = 0; s < 3; s++) {
+        size_t n = sizes[s];
+        float *h = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) h[i] = (float)(1e30 * rnd_normal()); // large but finite
+        Pair p = pair_new(n, 0.0);
+        pair_set(&p, h);
+        char what[128];
+        int c = CPU->all_finite(p.c, n), g = GPU->all_finite(p.g, n);
+        snprintf(what, sizeof what, "all_finite n=%zu, all finite", n);
+        report(c == 1 && g == 1, what, "");
+        const size_t where[] = {0, n / 2, n - 1};
+        for (int b = 0; b < 3; b++) {
+            for (int w = 0; w < 3; w++) {
+                float keep = h[where[w]];
+                h[where[w]] = bads[b];
+                pair_set(&p, h);
+                c = CPU->all_finite(p.c, n);
+                g = GPU->all_finite(p.g, n);
+                snprintf(what, sizeof what, "all_finite n=%zu, %g at %zu", n, (double)bads[b], where[w]);
+                report(c == 0 && g == 0, what, "");
+                h[where[w]] = keep;
+            }
+        }
+        pair_free(&p);
+        free(h);
+    }
+}
+
+// ---------------- embedding ----------------
+
+static void test_embedding(size_t N, int d, int V) {
+    char what[128];
+    int32_t *tok = malloc(N * sizeof(int32_t));
+    for (size_t n = 0; n < N; n++) tok[n] = (int32_t)(rnd_uniform() * V) % V; // repeats when N > V
+    tok[0] = 0;
+    tok[N - 1] = V - 1;
+    IPair t = ipair_new(tok, N);
+    Pair wte = pair_new((size_t)V * d, 1.0), out = pair_new(N * (size_t)d, 0.0);
+    CPU->embedding_fwd(out.c, t.c, wte.c, N, d);
+    GPU->embedding_fwd(out.g, t.g, wte.g, N, d);
+    snprintf(what, sizeof what, "embedding_fwd N=%zu d=%d V=%d", N, d, V);
+    cmp_exact(what, &out);
+    Pair dwte = grad_new((size_t)V * d, 0.5), dout = pair_new(N * (size_t)d, 1.0);
+    CPU->embedding_bwd(dwte.c, dout.c, t.c, N, d);
+    GPU->embedding_bwd(dwte.g, dout.g, t.g, N, d);
+    snprintf(what, sizeof what, "embedding_bwd += (repeated tokens) N=%zu d=%d V=%d", N, d, V);
+    cmp(what, &dwte, TOL_POINT);
+    pair_free(&wte);
+    pair_free(&out);
+    pair_free(&dwte);
+    pair_free(&dout);
+    ipair_free(&t);
+    free(tok);
+}
+
+// ---------------- RMSNorm ----------------
+
+// zmode: 0 no gates, 1 gates in [0, 1] with every third 0, 2 all zero
+static void test_rmsnorm(size_t N, int d, int zmode) {
+    static const char *zname[] = {"z=NULL", "z with zeros", "z all zero"};
+    char what[160];
+    Pair inp = pair_new(N * (size_t)d, 2.0), w = pair_uniform((size_t)d, 0.5, 1.5), z = pair_new((size_t)d, 0.0);
+    float *hz = malloc((size_t)d * sizeof(float));
+    for (int j = 0; j < d; j++) hz[j] = zmode == 2 || j % 3 == 1 ? 0.0f : (float)rnd_uniform();
+    pair_set(&z, hz);
+    const float *zc = zmode ? z.c : NULL, *zg = zmode ? z.g : NULL;
+    Pair out = pair_new(N * (size_t)d, 0.0), rstd = pair_new(N, 0.0);
+    CPU->rmsnorm_fwd(out.c, rstd.c, inp.c, w.c, zc, N, d, 1e-5f);
+    GPU->rmsnorm_fwd(out.g, rstd.g, inp.g, w.g, zg, N, d, 1e-5f);
+    snprintf(what, sizeof what, "rmsnorm_fwd out N=%zu d=%d %s", N, d, zname[zmode]);
+    cmp(what, &out, TOL_REDUCE);
+    snprintf(what, sizeof what, "rmsnorm_fwd rstd N=%zu d=%d %s", N, d, zname[zmode]);
+    cmp(what, &rstd, TOL_REDUCE);
+    Pair dout = pair_new(N * (size_t)d, 1.0);
+    // grads: all three, then each alone (the others NULL); non-zero initial values check +=
+    for (int mask = 7; mask >= 1; mask = mask == 7 ? 4 : mask >> 1) {
+        Pair dinp = grad_new(N * (size_t)d, 0.3), dw = grad_new((size_t)d, 0.3), dz = grad_new((size_t)d, 0.3);
+        CPU->rmsnorm_bwd(mask & 4 ? dinp.c : NULL, mask & 2 ? dw.c : NULL, mask & 1 ? dz.c : NULL, dout.c, inp.c, w.c,
+                         zc, rstd.c, N, d);
+        GPU->rmsnorm_bwd(mask & 4 ? dinp.g : NULL, mask & 2 ? dw.g : NULL, mask & 1 ? dz.g : NULL, dout.g, inp.g, w.g,
+                         zg, rstd.g, N, d);
+        const char *which = mask == 7 ? "all grads" : "one grad, others NULL";
+        snprintf(what, sizeof what, "rmsnorm_bwd dinp += N=%zu d=%d %s, %s", N, d, zname[zmode], which);
+        if (mask & 4) cmp(what, &dinp, TOL_REDUCE);
+        else cmp_exact(what, &dinp); // NULL grads: the other buffers untouched
+        snprintf(what, sizeof what, "rmsnorm_bwd dw += N=%zu d=%d %s, %s", N, d, zname[zmode], which);
+        if (mask & 2) cmp(what, &dw, TOL_REDUCE);
+        else cmp_exact(what, &dw);
+        snprintf(what, sizeof what, "rmsnorm_bwd dz += N=%zu d=%d %s, %s", N, d, zname[zmode], which);
+        if (mask & 1) cmp(what, &dz, TOL_REDUCE);
+        else cmp_exact(what, &dz);
+        pair_free(&dinp);
+        pair_free(&dw);
+        pair_free(&dz);
+    }
+    pair_free(&inp);
+    pair_free(&w);
+    pair_free(&z);
+    pair_free(&out);
+    pair_free(&rstd);
+    pair_free(&dout);
+    free(hz);
+}
+
+// ---------------- matmul ----------------
+
+static void test_matmul(size_t N, int C, int OC) {
+    char what[128];
+    Pair inp = pair_new(N * (size_t)C, 1.0), w = pair_new((size_t)OC * C, 0.1), out = pair_new(N * (size_t)OC, 0.0);
+    CPU->matmul_fwd(out.c, inp.c, w.c, N, C, OC);
+    GPU->matmul_fwd(out.g, inp.g, w.g, N, C, OC);
+    snprintf(what, sizeof what, "matmul_fwd N=%zu C=%d OC=%d", N, C, OC);
+    cmp(what, &out, TOL_REDUCE);
+    Pair dout = pair_new(N * (size_t)OC, 1.0);
+    for (int mask = 3; mask >= 1; mask--) {
+        Pair dinp = grad_new(N * (size_t)C, 0.5), dw = grad_new((size_t)OC * C, 0.5);
+        CPU->matmul_bwd(mask & 2 ? dinp.c : NULL, mask & 1 ? dw.c : NULL, dout.c, inp.c, w.c, N, C, OC);
+        GPU->matmul_bwd(mask & 2 ? dinp.g : NULL, mask & 1 ? dw.g : NULL, dout.g, inp.g, w.g, N, C, OC);
+        const char *which = mask == 3 ? "both" : mask == 2 ? "dw NULL" : "dinp NULL";
+        snprintf(what, sizeof what, "matmul_bwd dinp += N=%zu C=%d OC=%d %s", N, C, OC, which);
+        if (mask & 2) cmp(what, &dinp, TOL_REDUCE);
+        else cmp_exact(what, &dinp);
+        snprintf(what, sizeof what, "matmul_bwd dw += N=%zu C=%d OC=%d %s", N, C, OC, which);
+        if (mask & 1) cmp(what, &dw, TOL_REDUCE);
+        else cmp_exact(what, &dw);
+        pair_free(&dinp);
+        pair_free(&dw);
+    }
+    pair_free(&inp);
+    pair_free(&w);
+    pair_free(&out);
+    pair_free(&dout);
+}
+
+// ---------------- RoPE ----------------
+
+static void test_rope(size_t B, int T, int nh, int hd) {
+    char what[128];
+    Pair x = pair_new(B * (size_t)T * nh * hd, 1.0);
+    CPU->rope_fwd(x.c, B, T, nh, hd, 10000.0f);
+    GPU->rope_fwd(x.g, B, T, nh, hd, 10000.0f);
+    snprintf(what, sizeof what, "rope_fwd B=%zu T=%d nh=%d hd=%d", B, T, nh, hd);
+    cmp(what, &x, TOL_ROPE);
+    CPU->rope_bwd(x.c, B, T, nh, hd, 500000.0f);
+    GPU->rope_bwd(x.g, B, T, nh, hd, 500000.0f);
+    snprintf(what, sizeof what, "rope_bwd B=%zu T=%d nh=%d hd=%d theta=5e5", B, T, nh, hd);
+    cmp(what, &x, TOL_ROPE);
+    pair_free(&x);
+}
+
+// ---------------- attention ----------------
+
+static void test_attention(size_t B, int T, int H, int Hkv, int hd) {
+    char what[160];
+    const size_t nq = B * (size_t)T * H * hd, nkv = B * (size_t)T * Hkv * hd;
+    Pair q = pair_new(nq, 1.0), k = pair_new(nkv, 1.0), v = pair_new(nkv, 1.0);
+    Pair out = pair_new(nq, 0.0), lse = pair_new(B * (size_t)H * T, 0.0);
+    CPU->attention_fwd(out.c, lse.c, q.c, k.c, v.c, B, T, H, Hkv, hd);
+    GPU->attention_fwd(out.g, lse.g, q.g, k.g, v.g, B, T, H, Hkv, hd);
+    const char *kind = H == Hkv ? "MHA" : "GQA";
+    snprintf(what, sizeof what, "attention_fwd out B=%zu T=%d H=%d Hkv=%d hd=%d %s", B, T, H, Hkv, hd, kind);
+    cmp(what, &out, TOL_REDUCE);
+    snprintf(what, sizeof what, "attention_fwd lse B=%zu T=%d H=%d Hkv=%d hd=%d %s", B, T, H, Hkv, hd, kind);
+    cmp(what, &lse, TOL_REDUCE);
+    Pair dout = pair_new(nq, 1.0);
+    // all three grads, then dq alone, then dk and dv without dq
+    const int masks[] = {7, 4, 3};
+    for (int m = 0; m < 3; m++) {
+        int mask = masks[m];
+        Pair dq = grad_new(nq, 0.5), dk = grad_new(nkv, 0.5), dv = grad_new(nkv, 0.5);
+        CPU->attention_bwd(mask & 4 ? dq.c : NULL, mask & 2 ? dk.c : NULL, mask & 1 ? dv.c : NULL, dout.c, q.c, k.c,
+                           v.c, out.c, lse.c, B, T, H, Hkv, hd);
+        GPU->attention_bwd(mask & 4 ? dq.g : NULL, mask & 2 ? dk.g : NULL, mask & 1 ? dv.g : NULL, dout.g, q.g, k.g,
+                           v.g, out.g, lse.g, B, T, H, Hkv, hd);
+        const char *which = mask == 7 ? "all" : mask == 4 ? "dq only" : "dk dv only";
+        Pair *g[3] = {&dq, &dk, &dv};
+        const char *gn[3] = {"dq", "dk", "dv"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(what, sizeof what, "attention_bwd %s += B=%zu T=%d H=%d Hkv=%d hd=%d %s", gn[i], B, T, H, Hkv,
+                     hd, which);
+            if (mask & (4 >> i)) cmp(what, g[i], TOL_ATTN_BWD);
+            else cmp_exact(what, g[i]);
+        }
+        pair_free(&dq);
+        pair_free(&dk);
+        pair_free(&dv);
+    }
+    pair_free(&q);
+    pair_free(&k);
+    pair_free(&v);
+    pair_free(&out);
+    pair_free(&lse);
+    pair_free(&dout);
+}
+
+// ---------------- gates ----------------
+
+static void test_gate(size_t N, int C, int group, int with_z) {
+    char what[160];
+    const int G = C / group;
+    Pair inp = pair_new(N * (size_t)C, 1.0), out = pair_new(N * (size_t)C, 0.0), z = pair_new((size_t)G, 0.0);
+    float *hz = malloc((size_t)G * sizeof(float));
+    for (int j = 0; j < G; j++) hz[j] = j % 3 == 0 ? 0.0f : (j % 3 == 1 ? 1.0f : (float)rnd_uniform());
+    pair_set(&z, hz);
+    const float *zc = with_z ? z.c : NULL, *zg = with_z ? z.g : NULL;
+    CPU->gate_fwd(out.c, inp.c, zc, N, C, group);
+    GPU->gate_fwd(out.g, inp.g, zg, N, C, group);
+    snprintf(what, sizeof what, "gate_fwd N=%zu C=%d group=%d %s", N, C, group, with_z ? "z with 0 and 1" : "z=NULL");
+    cmp_exact(what, &out);
+    Pair dout = pair_new(N * (size_t)C, 1.0);
+    for (int mask = 3; mask >= 1; mask--) {
+        Pair dinp = grad_new(N * (size_t)C, 0.5), dz = grad_new((size_t)G, 0.5);
+        CPU->gate_bwd(mask & 2 ? dinp.c : NULL, mask & 1 ? dz.c : NULL, dout.c, inp.c, zc, N, C, group);
+        GPU->gate_bwd(mask & 2 ? dinp.g : NULL, mask & 1 ? dz.g : NULL, dout.g, inp.g, zg, N, C, group);
+        const char *which = mask == 3 ? "both" : mask == 2 ? "dz NULL" : "dinp NULL";
+        snprintf(what, sizeof what, "gate_bwd dinp += N=%zu C=%d group=%d %s %s", N, C, group, with_z ? "z" : "z=NULL",
+                 which);
+        if (mask & 2) cmp(what, &dinp, TOL_POINT);
+        else cmp_exact(what, &dinp);
+        snprintf(what, sizeof what, "gate_bwd dz += N=%zu C=%d group=%d %s %s", N, C, group, with_z ? "z" : "z=NULL",
+                 which);
+        if (mask & 1) cmp(what, &dz, TOL_REDUCE);
+        else cmp_exact(what, &dz);
+        pair_free(&dinp);
+        pair_free(&dz);
+    }
+    pair_free(&inp);
+    pair_free(&out);
+    pair_free(&z);
+    pair_free(&dout);
+    free(hz);
+}
+
+// ---------------- SwiGLU ----------------
+
+static void test_swiglu(size_t N, int I) {
+    char what[128];
+    Pair g = pair_new(N * (size_t)I, 3.0), u = pair_new(N * (size_t)I, 1.0), out = pair_new(N * (size_t)I, 0.0);
+    CPU->swiglu_fwd(out.c, g.c, u.c, N, I);
+    GPU->swiglu_fwd(out.g, g.g, u.g, N, I);
+    snprintf(what, sizeof what, "swiglu_fwd N=%zu I=%d", N, I);
+    cmp(what, &out, TOL_POINT);
+    Pair dout = pair_new(N * (size_t)I, 1.0);
+    for (int mask = 3; mask >= 1; mask--) {
+        Pair dg = grad_new(N * (size_t)I, 0.5), du = grad_new(N * (size_t)I, 0.5);
+        CPU->swiglu_bwd(mask & 2 ? dg.c : NULL, mask & 1 ? du.c : NULL, dout.c, g.c, u.c, N, I);
+        GPU->swiglu_bwd(mask & 2 ? dg.g : NULL, mask & 1 ? du.g : NULL, dout.g, g.g, u.g, N, I);
+        const char *which = mask == 3 ? "both" : mask == 2 ? "du NULL" : "dg NULL";
+        snprintf(what, sizeof what, "swiglu_bwd dg += N=%zu I=%d %s", N, I, which);
+        if (mask & 2) cmp(what, &dg, TOL_POINT);
+        else cmp_exact(what, &dg);
+        snprintf(what, sizeof what, "swiglu_bwd du += N=%zu I=%d %s", N, I, which);
+        if (mask & 1) cmp(what, &du, TOL_POINT);
+        else cmp_exact(what, &du);
+        pair_free(&dg);
+        pair_free(&du);
+    }
+    pair_free(&g);
+    pair_free(&u);
+    pair_free(&out);
+    pair_free(&dout);
+}
+
+// ---------------- classifier ----------------
+
+// mode: 0 everything (dx, dw, row_loss, logits), 1 loss and row_loss only, 2 dx only, 3 dw only
+static void test_classifier(size_t N, int d, int V, int mode) {
+    static const char *mname[] = {"dx dw row_loss logits", "no grads, row_loss", "dx only", "dw only"};
+    char what[160];
+    int32_t *tgt = malloc(N * sizeof(int32_t));
+    size_t scored = 0;
+    for (size_t n = 0; n < N; n++) {
+        tgt[n] = n % 5 == 3 ? -1 : (int32_t)(rnd_uniform() * V) % V; // every fifth row ignored
+        scored += tgt[n] >= 0;
+    }
+    tgt[0] = 0;
+    if (N > 1) tgt[N - 1] = V - 1;
+    IPair t = ipair_new(tgt, N);
+    Pair x = pair_new(N * (size_t)d, 1.0), w = pair_new((size_t)V * d, 0.5);
+    Pair dx = grad_new(N * (size_t)d, 0.1), dw = grad_new((size_t)V * d, 0.1);
+    Pair rl = pair_new(N, 0.0), lg = pair_new(mode == 0 ? N * (size_t)V : 1, 0.0);
+    const float dscale = 1.0f / (float)(scored ? scored : 1);
+    int want_dx = mode == 0 || mode == 2, want_dw = mode == 0 || mode == 3, want_rl = mode <= 1;
+    double lc = CPU->classifier(want_dx ? dx.c : NULL, want_dw ? dw.c : NULL, want_rl ? rl.c : NULL,
+                                mode == 0 ? lg.c : NULL, x.c, w.c, t.c, N, d, V, dscale);
+    double lgpu = GPU->classifier(want_dx ? dx.g : NULL, want_dw ? dw.g : NULL, want_rl ? rl.g : NULL,
+                                  mode == 0 ? lg.g : NULL, x.g, w.g, t.g, N, d, V, dscale);
+    snprintf(what, sizeof what, "classifier loss sum N=%zu d=%d V=%d %s", N, d, V, mname[mode]);
+    cmp_scalar(what, lc, lgpu, TOL_REDUCE);
+    snprintf(what, sizeof what, "classifier row_loss N=%zu d=%d V=%d %s", N, d, V, mname[mode]);
+    if (want_rl) cmp(what, &rl, TOL_REDUCE);
+    if (mode == 0) {
+        snprintf(what, sizeof what, "classifier logits N=%zu d=%d V=%d", N, d, V);
+        cmp(what, &lg, TOL_REDUCE);
+    }
+    snprintf(what, sizeof what, "classifier dx += N=%zu d=%d V=%d %s", N, d, V, mname[mode]);
+    if (want_dx) cmp(what, &dx, TOL_REDUCE);
+    else cmp_exact(what, &dx);
+    snprintf(what, sizeof what, "classifier dw += N=%zu d=%d V=%d %s", N, d, V, mname[mode]);
+    if (want_dw) cmp(what, &dw, TOL_REDUCE);
+    else cmp_exact(what, &dw);
+    ipair_free(&t);
+    pair_free(&x);
+    pair_free(&w);
+    pair_free(&dx);
+    pair_free(&dw);
+    pair_free(&rl);
+    pair_free(&lg);
+    free(tgt);
+}
+
+// ---------------- AdamW ----------------
+
+static void test_adamw(size_t n, int t, float wd, float gscale) {
+    char what[128];
+    Pair p = pair_new(n, 0.5), g = pair_new(n, 1e-2), m = pair_new(n, 1e-3), v = pair_uniform(n, 0.0, 1e-4);
+    CPU->adamw(p.c, g.c, m.c, v.c, n, 3e-3f, 0.9f, 0.95f, 1e-8f, wd, gscale, t);
+    GPU->adamw(p.g, g.g, m.g, v.g, n, 3e-3f, 0.9f, 0.95f, 1e-8f, wd, gscale, t);
+    snprintf(what, sizeof what, "adamw p n=%zu t=%d wd=%g gscale=%g", n, t, (double)wd, (double)gscale);
+    cmp(what, &p, TOL_POINT);
+    snprintf(what, sizeof what, "adamw m n=%zu t=%d", n, t);
+    cmp(what, &m, TOL_POINT);
+    snprintf(what, sizeof what, "adamw v n=%zu t=%d", n, t);
+    cmp(what, &v, TOL_POINT);
+    pair_free(&p);
+    pair_free(&g);
+    pair_free(&m);
+    pair_free(&v);
+}
+
+// ---------------- hard-concrete ----------------
+
+static void test_hardconcrete(size_t n, uint64_t seed, uint64_t counter0) {
+    char what[160];
+    Pair la = pair_new(n, 3.0), z = pair_new(n, 0.0), dz = pair_new(n, 1.0);
+    CPU->hardconcrete_sample(z.c, la.c, n, seed, counter0);
+    GPU->hardconcrete_sample(z.g, la.g, n, seed, counter0);
+    snprintf(what, sizeof what, "hardconcrete_sample n=%zu counter0=%#llx", n, (unsigned long long)counter0);
+    cmp_ulp(what, &z, 1);
+    // from zero: the rounded product itself, within 1 ulp
+    Pair dla0 = pair_new(n, 0.0);
+    CPU->hardconcrete_bwd(dla0.c, dz.c, la.c, n, seed, counter0);
+    GPU->hardconcrete_bwd(dla0.g, dz.g, la.g, n, seed, counter0);
+    snprintf(what, sizeof what, "hardconcrete_bwd from 0 n=%zu", n);
+    cmp_ulp(what, &dla0, 1);
+    // += onto non-zero values: a = fl(init + p); a 1-ulp difference in p plus the two roundings of the sum bound
+    // |a_gpu - a_cpu| by ulp(p) + ulp(a)
+    Pair dla = grad_new(n, 0.1);
+    CPU->hardconcrete_bwd(dla.c, dz.c, la.c, n, seed, counter0);
+    GPU->hardconcrete_bwd(dla.g, dz.g, la.g, n, seed, counter0);
+    float *hc, *hg, *p0c, *p0g;
+    download_both(&dla, &hc, &hg);
+    download_both(&dla0, &p0c, &p0g);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double bound = (double)nextafterf(fabsf(p0c[i]), INFINITY) - fabsf(p0c[i]) +
+                       ((double)nextafterf(fabsf(hc[i]), INFINITY) - fabsf(hc[i]));
+        if (!(fabs((double)hg[i] - (double)hc[i]) <= bound)) bad++;
+    }
+    char detail[96];
+    snprintf(detail, sizeof detail, "%zu of %zu beyond ulp(p) + ulp(sum)", bad, n);
+    snprintf(what, sizeof what, "hardconcrete_bwd += onto non-zero n=%zu", n);
+    report(bad == 0, what, detail);
+    free(hc);
+    free(hg);
+    free(p0c);
+    free(p0g);
+    pair_free(&la);
+    pair_free(&z);
+    pair_free(&dz);
+    pair_free(&dla0);
+    pair_free(&dla);
+}
+
+// ---------------- whole model ----------------
+
+static void random_batch(int32_t *tok, int32_t *tgt, int B, int T, int V) {
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            tok[b * T + t] = (int32_t)(rng_u64(7, 92, (uint64_t)(b * 1000 + t)) % (uint64_t)V);
+            tgt[b * T + t] = t == T - 1 ? -1 : (int32_t)(rng_u64(7, 92, (uint64_t)(b * 1000 + t + 1)) % (uint64_t)V);
+        }
+    }
+}
+
+// ||g - c|| / ||c - init|| (init NULL: 0)
+static double rel_l2(const float *c, const float *g, const float *init, size_t n) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)g[i] - (double)c[i], r = (double)c[i] - (init ? (double)init[i] : 0.0);
+        num += d * d;
+        den += r * r;
+    }
+    if (num == 0.0) return 0.0;
+    if (!isfinite(num)) return INFINITY;
+    return den > 0.0 ? sqrt(num / den) : INFINITY;
+}
+
+// relative L2 error of every tensor of the table in role buffers bc (CPU) and bg (GPU), measured against what
+// was added to init [total] (host, NULL: zeros); returns the worst
+static double table_worst(const char *what, const ParamTable *t, const float *bc, const float *bg, const float *init,
+                          double tol) {
+    float *hc = malloc(t->total * sizeof(float)), *hg = malloc(t->total * sizeof(float));
+    CPU->download(hc, bc, t->total * sizeof(float));
+    GPU->download(hg, bg, t->total * sizeof(float));
+    double worst = 0.0;
+    int worst_i = 0, nbad = 0;
+    for (int i = 0; i < t->n; i++) {
+        const ParamInfo *p = &t->p[i];
+        double e = rel_l2(hc + p->offset, hg + p->offset, init ? init + p->offset : NULL, p->numel);
+        if (!(e <= tol)) {
+            printf("     %s: %s rel L2 %.2e\n", what, p->name, e);
+            nbad++;
+        }
+        if (!(e <= worst)) {
+            worst = e;
+            worst_i = i;
+        }
+    }
+    char detail[200];
+    snprintf(detail, sizeof detail, "worst %.2e at %s, %d over (tol %.0e)", worst, t->p[worst_i].name, nbad, tol);
+    report(nbad == 0, what, detail);
+    free(hc);
+    free(hg);
+    return worst;
+}
+
+static void make_masks(Masks *m, const ShearOps *ops, const ModelConfig *src, const ModelConfig *tgt) {
+    char names[MASK_TYPES][32] = {"layer", "head", "intermediate", "hidden"}, err[512];
+    if (masks_create(m, ops, src, tgt, names, 4, err, sizeof err)) {
+        fprintf(stderr, "masks_create: %s\n", err);
+        exit(1);
+    }
+    masks_init_log_alpha(m, 5, 1.0, 1.2); // spread: some gates at 0, some at 1, most inside
+    masks_clamp(m);
+}
+
+static void test_model(const ModelConfig *c, int B, int T, const char *label) {
+    char what[200];
+    Model mc, mg;
+    model_create(&mc, CPU, c);
+    model_create(&mg, GPU, c);
+    model_init_weights(&mc, 11, 0.2f);
+    // the same weights bit for bit: through the host, not by trusting the init to run the same on both
+    float *hw = malloc(mc.table.total * sizeof(float));
+    CPU->download(hw, mc.w, mc.table.total * sizeof(float));
+    GPU->upload(mg.w, hw, mc.table.total * sizeof(float));
+    model_alloc_acts(&mc, B, T);
+    model_alloc_acts(&mg, B, T);
+    const int N = B * T;
+    int32_t *tok = malloc((size_t)N * sizeof(int32_t)), *tgt = malloc((size_t)N * sizeof(int32_t));
+    random_batch(tok, tgt, B, T, c->vocab);
+    int scored = 0;
+    for (int i = 0; i < N; i++) scored += tgt[i] >= 0;
+    const float dscale = 1.0f / (float)scored;
+
+    // forward only: logits and per-row losses
+    float *lc = malloc((size_t)N * c->vocab * sizeof(float)), *lgp = malloc((size_t)N * c->vocab * sizeof(float));
+    float *rc = malloc((size_t)N * sizeof(float)), *rg = malloc((size_t)N * sizeof(float));
+    double fc = model_forward(&mc, B, tok, tgt, NULL, rc, lc), fg = model_forward(&mg, B, tok, tgt, NULL, rg, lgp);
+    snprintf(what, sizeof what, "model %s forward loss", label);
+    cmp_scalar(what, fc, fg, TOL_MODEL);
+    snprintf(what, sizeof what, "model %s forward logits (rel L2)", label);
+    double e = rel_l2(lc, lgp, NULL, (size_t)N * c->vocab);
+    char detail[128];
+    snprintf(detail, sizeof detail, "%.2e (tol %.0e)", e, TOL_MODEL);
+    report(e <= TOL_MODEL, what, detail);
+    snprintf(what, sizeof what, "model %s forward row losses (rel L2)", label);
+    e = rel_l2(rc, rg, NULL, (size_t)N);
+    snprintf(detail, sizeof detail, "%.2e (tol %.0e)", e, TOL_MODEL);
+    report(e <= TOL_MODEL, what, detail);
+
+    // forward + backward without gates, onto non-zero gradients (the += convention at model level)
+    float *hg0 = malloc(mc.table.total * sizeof(float));
+    for (size_t i = 0; i < mc.table.total; i++) hg0[i] = (float)(1e-3 * rnd_normal());
+    CPU->upload(mc.g, hg0, mc.table.total * sizeof(float));
+    GPU->upload(mg.g, hg0, mc.table.total * sizeof(float));
+    double bc = model_forward_backward(&mc, B, tok, tgt, NULL, dscale);
+    double bg = model_forward_backward(&mg, B, tok, tgt, NULL, dscale);
+    snprintf(what, sizeof what, "model %s forward_backward loss, no gates", label);
+    cmp_scalar(what, bc, bg, TOL_MODEL);
+    snprintf(what, sizeof what, "model %s gradients, no gates, onto non-zero", label);
+    table_worst(what, &mc.table, mc.g, mg.g, hg0, TOL_MODEL);
+
+    // with gates: the same masks on both, sampled from the same counters, gate gradients compared too
+    ModelConfig tc = *c;
+    tc.n_layers = c->n_layers - 1;
+    tc.n_heads = c->n_heads / 2;
+    tc.n_kv_heads = c->n_kv_heads / 2;
+    tc.intermediate = c->intermediate / 2;
+    tc.dim = c->dim / 2;
+    Masks kc, kg;
+    make_masks(&kc, CPU, c, &tc);
+    make_masks(&kg, GPU, c, &tc);
+    float *hla = malloc(kc.total * sizeof(float));
+    CPU->download(hla, kc.log_alpha, kc.total * sizeof(float));
+    GPU->upload(kg.log_alpha, hla, kc.total * sizeof(float));
+    masks_zero_grad(&kc);
+    masks_zero_grad(&kg);
+    masks_sample(&kc, 31, 2, 9);
+    masks_sample(&kg, 31, 2, 9);
+    Pair zp = {kc.z, kg.z, kc.total, NULL};
+    snprintf(what, sizeof what, "model %s sampled gates z (all types)", label);
+    cmp_ulp(what, &zp, 1);
+    // the model must run on exactly the same gates, or the comparison measures the 1-ulp sampling difference
+    CPU->download(hla, kc.z, kc.total * sizeof(float));
+    size_t zeros = 0;
+    for (size_t i = 0; i < kc.total; i++) zeros += hla[i] == 0.0f;
+    GPU->upload(kg.z, hla, kc.total * sizeof(float));
+    snprintf(what, sizeof what, "model %s: some sampled gates are exactly 0", label);
+    snprintf(detail, sizeof detail, "%zu of %zu", zeros, kc.total);
+    report(zeros > 0, what, detail);
+    ModelGates gc, gg;
+    masks_gates(&kc, &gc);
+    masks_gates(&kg, &gg);
+    CPU->zero(mc.g, mc.table.total * sizeof(float));
+    GPU->zero(mg.g, mc.table.total * sizeof(float));
+    bc = model_forward_backward(&mc, B, tok, tgt, &gc, dscale);
+    bg = model_forward_backward(&mg, B, tok, tgt, &gg, dscale);
+    snprintf(what, sizeof what, "model %s forward_backward loss, gated", label);
+    cmp_scalar(what, bc, bg, TOL_MODEL);
+    snprintf(what, sizeof what, "model %s gradients, gated", label);
+    table_worst(what, &mc.table, mc.g, mg.g, NULL, TOL_MODEL);
+    float *dzc = malloc(kc.total * sizeof(float)), *dzg = malloc(kc.total * sizeof(float));
+    CPU->download(dzc, kc.dz, kc.total * sizeof(float));
+    GPU->download(dzg, kg.dz, kc.total * sizeof(float));
+    for (int t = 0; t < MASK_TYPES; t++) {
+        if (!kc.on[t]) continue;
+        size_t nt = (size_t)kc.rows[t] * kc.cols[t];
+        e = rel_l2(dzc + kc.offset[t], dzg + kc.offset[t], NULL, nt);
+        snprintf(what, sizeof what, "model %s gate gradient d loss/d z, %s (rel L2)", label, MASK_NAMES[t]);
+        snprintf(detail, sizeof detail, "%.2e (tol %.0e)", e, TOL_MODEL);
+        report(e <= TOL_MODEL, what, detail);
+    }
+    masks_backward_sample(&kc, 31, 2, 9);
+    masks_backward_sample(&kg, 31, 2, 9);
+    CPU->download(dzc, kc.grad, kc.total * sizeof(float));
+    GPU->download(dzg, kg.grad, kc.total * sizeof(float));
+    e = rel_l2(dzc, dzg, NULL, kc.total);
+    snprintf(what, sizeof what, "model %s log-alpha gradient through the sample (rel L2)", label);
+    snprintf(detail, sizeof detail, "%.2e (tol %.0e)", e, TOL_MODEL);
+    report(e <= TOL_MODEL, what, detail);
+    masks_free(&kc);
+    masks_free(&kg);
+
+    // 10 AdamW steps on the same batch, clipping on, weight decay on: loss curves side by side
+    AdamW oc, og;
+    adamw_create(&oc, CPU, mc.table.total);
+    adamw_create(&og, GPU, mc.table.total);
+    AdamWHyper h = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f};
+    double worst = 0.0, first = 0.0, last = 0.0;
+    for (int step = 1; step <= 10; step++) {
+        CPU->zero(mc.g, mc.table.total * sizeof(float));
+        GPU->zero(mg.g, mc.table.total * sizeof(float));
+        double lcs = model_forward_backward(&mc, B, tok, tgt, NULL, dscale) / scored;
+        double lgs = model_forward_backward(&mg, B, tok, tgt, NULL, dscale) / scored;
+        float sc = grad_clip_scale(grad_global_norm(CPU, &mc.table, mc.g), h.grad_clip);
+        float sg = grad_clip_scale(grad_global_norm(GPU, &mg.table, mg.g), h.grad_clip);
+        adamw_step(&oc, &mc.table, mc.w, mc.g, &h, sc);
+        adamw_step(&og, &mg.table, mg.w, mg.g, &h, sg);
+        double rel = fabs(lgs - lcs) / fabs(lcs);
+        printf("     %s step %2d loss cpu %.7f gpu %.7f rel %.1e\n", label, step, lcs, lgs, rel);
+        if (!(rel <= worst)) worst = rel;
+        if (step == 1) first = lcs;
+        last = lcs;
+    }
+    snprintf(what, sizeof what, "model %s 10 AdamW steps: loss curves", label);
+    snprintf(detail, sizeof detail, "worst rel %.2e (tol %.0e), cpu loss %.4f -> %.4f", worst, TOL_CURVE, first, last);
+    report(worst <= TOL_CURVE && last < first, what, detail);
+    adamw_free(&oc);
+    adamw_free(&og);
+
+    free(hw);
+    free(hg0);
+    free(tok);
+    free(tgt);
+    free(lc);
+    free(lgp);
+    free(rc);
+    free(rg);
+    free(hla);
+    free(dzc);
+    free(dzg);
+    model_free(&mc);
+    model_free(&mg);
+}
+
+int main(void) {
+    int ndev = cuda_device_count();
+    if (ndev == 0) {
+        printf("SKIP: no CUDA device visible (cudaGetDeviceCount failed or returned 0); this test needs a GPU\n");
+        return 77;
+    }
+    cuda_select_device(0);
+    CPU = ops_cpu();
+    GPU = ops_cuda();
+    printf("backends: %s vs %s, %d device(s)\n", CPU->name, GPU->name, ndev);
+
+    test_memory();
+    test_pointwise();
+    test_all_finite();
+
+    test_embedding(37, 24, 11);
+    test_embedding(1, 128, 32000);
+    test_embedding(300, 64, 1000);
+
+    for (int zmode = 0; zmode < 3; zmode++) {
+        test_rmsnorm(37, 24, zmode);
+        test_rmsnorm(64, 1000, zmode);
+    }
+    test_rmsnorm(1, 4096, 1);
+
+    test_matmul(37, 24, 40);
+    test_matmul(1, 17, 5);
+    test_matmul(257, 128, 352);
+    test_matmul(64, 1000, 96);
+
+    test_rope(2, 31, 3, 8);
+    test_rope(1, 257, 2, 64);
+    test_rope(3, 1, 4, 128);
+    test_rope(2, 17, 5, 24);
+
+    test_attention(2, 31, 8, 2, 8);    // GQA
+    test_attention(1, 257, 4, 4, 64);  // MHA, long
+    test_attention(3, 1, 2, 1, 24);    // one token
+    test_attention(1, 64, 8, 2, 128);  // GQA, hd 128
+    test_attention(2, 257, 8, 2, 128); // GQA, long, hd 128
+    test_attention(1, 33, 6, 6, 24);   // MHA, hd 24
+
+    for (int with_z = 0; with_z < 2; with_z++) {
+        test_gate(37, 24, 1, with_z);   // per channel
+        test_gate(37, 48, 16, with_z);  // per KV group (hd 8, 2 heads per gate)
+        test_gate(37, 24, 24, with_z);  // one gate per row (layer gates)
+        test_gate(5, 4096, 128, with_z);
+    }
+
+    test_swiglu(37, 24);
+    test_swiglu(64, 1001);
+
+    for (int mode = 0; mode < 4; mode++) test_classifier(37, 24, 97, mode);
+    test_classifier(300, 64, 1000, 0);
+    test_classifier(260, 32, 65537, 0); // several GPU chunks (64 MiB of logits holds 256 rows)
+    test_classifier(1, 16, 5, 0);
+    {
+        int32_t none = -1;
+        IPair t = ipair_new(&none, 1);
+        Pair x = pair_new(16, 1.0), w = pair_new(5 * 16, 1.0);
+        double lc = CPU->classifier(NULL, NULL, NULL, NULL, x.c, w.c, t.c, 0, 16, 5, 1.0f);
+        double lg = GPU->classifier(NULL, NULL, NULL, NULL, x.g, w.g, t.g, 0, 16, 5, 1.0f);
+        report(lc == 0.0 && lg == 0.0, "classifier N=0 returns 0", "");
+        pair_free(&x);
+        pair_free(&w);
+        ipair_free(&t);
+    }
+
+    test_adamw(1000003, 1, 0.1f, 1.0f);
+    test_adamw(37, 7, 0.0f, 0.5f);
+
+    test_hardconcrete(100003, 2024, masks_counter0(5, 3));
+    test_hardconcrete(37, 7, 0);
+
+    ModelConfig gqa = {.dim = 64, .n_layers = 2, .n_heads = 8, .n_kv_heads = 2, .head_dim = 8, .intermediate = 96,
+                       .vocab = 97, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+    ModelConfig mha = {.dim = 48, .n_layers = 2, .n_heads = 4, .n_kv_heads = 4, .head_dim = 24, .intermediate = 80,
+                       .vocab = 131, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+    test_model(&gqa, 2, 31, "GQA d64 H8/2 hd8 T31");
+    test_model(&mha, 3, 17, "MHA d48 H4 hd24 T17");
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,176 @@
+#!/bin/bash
+# The one script a GPU session runs (through the device tool, on a machine with nvcc, CMake, gcc and an NVIDIA
+# GPU, but no Open MPI / HDF5 / libyaml / cJSON / OpenBLAS development files and no network):
+#   1. unpacks the .deb files of validation/gpu/debs (made here by fetch_debs.sh, carried along) into a private
+#      root with dpkg -x, never into / (they would replace the machine's own libraries);
+#   2. configures and builds Shear with the CUDA backend (sm_80 and sm_90) against that root;
+#   3. runs the gpu-labelled ctests (tests/gpu/test_cuda_ops: CUDA vs CPU backend, op by op and whole model);
+#   4. runs the same test under compute-sanitizer memcheck and racecheck.
+# Logs go to $OUT (the device tool brings that folder back; at most 8 files): env.txt, configure.log, build.log,
+# ctest.log, memcheck.log, racecheck.log, summary.txt. The last lines printed are the summary.
+#
+# usage (from the repository root): bash validation/gpu/run_gpu_checks.sh [STAGE...]
+#   STAGE: build, test, memcheck, racecheck (default: all four, in that order). A warm machine keeps the root and
+#   the build folder, so a second call can run only the sanitizers.
+# environment: OUT (default ./build-gpu-out), SHEAR_GPU_ROOT (default /tmp/shear-debroot), SHEAR_GPU_BUILD (default
+#   build-gpu), SANITIZER_TIMEOUT seconds per sanitizer run (default 240), JOBS (default nproc).
+# device tool call: run(command="bash validation/gpu/run_gpu_checks.sh", carry=["validation/gpu/debs"])
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+SRC=$PWD
+OUT=${OUT:-$SRC/build-gpu-out} # build*/ is ignored by git
+R=${SHEAR_GPU_ROOT:-/tmp/shear-debroot}
+BUILD=${SHEAR_GPU_BUILD:-build-gpu}
+SAN_TIMEOUT=${SANITIZER_TIMEOUT:-240}
+JOBS=${JOBS:-$(nproc)}
+DEBS=$SRC/validation/gpu/debs
+stages=${*:-build test memcheck racecheck}
+mkdir -p "$OUT"
+summary=$OUT/summary.txt
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+# ---- the machine ----
+{
+    echo "date: $(date -u)"
+    grep PRETTY_NAME /etc/os-release 2>/dev/null
+    uname -r
+    nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1
+    command -v nvcc && nvcc --version | tail -2
+    cmake --version | head -1
+    gcc --version | head -1
+    command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>&1
+    echo "nproc: $(nproc)"
+} >"$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+[ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
+if ! command -v nvcc >/dev/null; then
+    note "FAIL: nvcc not found (looked on PATH and in /usr/local/cuda/bin): not a CUDA machine"
+    exit 1
+fi
+
+# ---- the private root of Debian packages ----
+LIBDIRS=$R/usr/lib/x86_64-linux-gnu:$R/lib/x86_64-linux-gnu:$R/usr/lib/x86_64-linux-gnu/openmpi/lib
+LIBDIRS=$LIBDIRS:$R/usr/lib/x86_64-linux-gnu/hdf5/openmpi:$R/usr/lib/x86_64-linux-gnu/openblas-openmp
+if [ ! -f "$R/.unpacked" ]; then
+    if ! ls "$DEBS"/*.deb >/dev/null 2>&1; then
+        note "FAIL: no .deb files in $DEBS: run 'sh validation/gpu/fetch_debs.sh' on the build machine and carry"
+        note "      validation/gpu/debs with the device call (carry=[\"validation/gpu/debs\"])"
+        exit 1
+    fi
+    rm -rf "$R"
+    mkdir -p "$R"
+    for f in "$DEBS"/*.deb; do
+        dpkg -x "$f" "$R" || { note "FAIL: dpkg -x $f"; exit 1; }
+    done
+    # Debian's mpirun and pkg-config are alternatives links that dpkg -x does not create: small wrappers instead,
+    # which also give the programs their libraries (only them: the machine's own tools keep the system ones)
+    mkdir -p "$R/shim"
+    cat >"$R/shim/pkg-config" <<EOF
+#!/bin/sh
+LD_LIBRARY_PATH=$LIBDIRS exec $R/usr/bin/pkgconf "\$@"
+EOF
+    cat >"$R/shim/mpirun" <<EOF
+#!/bin/sh
+OPAL_PREFIX=$R/usr LD_LIBRARY_PATH=$LIBDIRS exec $R/usr/bin/orterun "\$@"
+EOF
+    chmod +x "$R/shim/pkg-config" "$R/shim/mpirun"
+    touch "$R/.unpacked"
+fi
+export PATH=$R/shim:$PATH
+# pkg-config reads only the root's .pc files and prefixes their absolute -I/-L paths with the root
+export PKG_CONFIG_LIBDIR=$R/usr/lib/x86_64-linux-gnu/pkgconfig:$R/usr/lib/x86_64-linux-gnu/openmpi/lib/pkgconfig:$R/usr/share/pkgconfig
+export PKG_CONFIG_SYSROOT_DIR=$R
+unset PKG_CONFIG_PATH
+
+rc_build=skipped rc_test=skipped rc_mem=skipped rc_race=skipped
+TEST=$BUILD/tests/test_cuda_ops
+
+# ---- configure and build ----
+if [[ " $stages " == *" build "* ]]; then
+    # Makefiles, not Ninja (tests/hf.cmake's fuzz target has two rules under Ninja).
+    # MPI from the root without its compiler wrapper (whose paths are compiled in); the OpenMP OpenBLAS by the
+    # cache variables CMakeLists.txt looks for; -rpath-link lets the linker find the libraries' own dependencies
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSHEAR_CUDA=ON \
+        -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="80;90" \
+        -DPKG_CONFIG_EXECUTABLE="$R/shim/pkg-config" \
+        -DMPI_SKIP_COMPILER_WRAPPER=ON -DMPI_SKIP_GUESSING=ON -DMPI_ASSUME_NO_BUILTIN_MPI=ON \
+        -DMPI_C_LIB_NAMES=mpi -DMPI_mpi_LIBRARY="$R/usr/lib/x86_64-linux-gnu/openmpi/lib/libmpi.so" \
+        -DMPI_C_HEADER_DIR="$R/usr/lib/x86_64-linux-gnu/openmpi/include" \
+        -DMPI_C_ADDITIONAL_INCLUDE_DIRS="$R/usr/lib/x86_64-linux-gnu/openmpi/include/openmpi" \
+        -DMPIEXEC_EXECUTABLE="$R/shim/mpirun" \
+        -DSHEAR_BLAS_LIB="$R/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so" \
+        -DSHEAR_BLAS_INC="$R/usr/include/x86_64-linux-gnu/openblas-openmp" \
+        -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$LIBDIRS" \
+        -DCMAKE_SHARED_LINKER_FLAGS="-Wl,-rpath-link,$LIBDIRS" >"$OUT/configure.log" 2>&1
+    rc_conf=$?
+    tail -5 "$OUT/configure.log"
+    if [ $rc_conf -ne 0 ]; then
+        note "FAIL: configure (rc $rc_conf), see configure.log:"
+        grep -B2 -A8 "CMake Error" "$OUT/configure.log" | head -40 | tee -a "$summary"
+        exit 1
+    fi
+    # the whole project, so a CUDA build error anywhere shows; the parity test alone if something else breaks
+    cmake --build "$BUILD" -j "$JOBS" >"$OUT/build.log" 2>&1
+    rc_build=$?
+    if [ $rc_build -ne 0 ]; then
+        grep -E "error|Error" "$OUT/build.log" | head -30
+        cmake --build "$BUILD" -j "$JOBS" --target test_cuda_ops >>"$OUT/build.log" 2>&1 || true
+    fi
+    note "build: rc $rc_build (the whole project; build.log)"
+fi
+if [ ! -x "$TEST" ]; then
+    note "FAIL: $TEST was not built; see build.log"
+    exit 1
+fi
+
+export LD_LIBRARY_PATH=$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+
+# ---- the gpu-labelled tests ----
+if [[ " $stages " == *" test "* ]]; then
+    ctest --test-dir "$BUILD" -L gpu -V --timeout 600 >"$OUT/ctest.log" 2>&1
+    rc_test=$?
+    grep -E "^[0-9]+: (FAIL|SKIP)|passed, .* failed|tests passed|Skipped|Not Run" "$OUT/ctest.log" | head -60
+    # a skip on a GPU machine means the test saw no device: that is a failure here
+    if grep -q "SKIP: no CUDA device" "$OUT/ctest.log"; then
+        note "FAIL: test_cuda_ops saw no CUDA device (skipped) on the GPU machine"
+        rc_test=77
+    fi
+    note "ctest -L gpu: rc $rc_test; $(grep -E 'passed, [0-9]+ failed' "$OUT/ctest.log" | tail -1 | sed 's/^[0-9]*: //')"
+    grep -E "^[0-9]+: FAIL" "$OUT/ctest.log" | sed 's/^[0-9]*: //' | head -30 >>"$summary"
+fi
+
+# ---- compute-sanitizer ----
+SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+sanitize() { # tool log
+    local tool=$1 log=$2 extra=()
+    [ "$tool" = racecheck ] && extra=(--racecheck-report analysis)
+    timeout --kill-after=15 "$SAN_TIMEOUT" "$SAN" --tool "$tool" --error-exitcode 99 "${extra[@]}" "$SRC/$TEST" >"$log" 2>&1
+    local rc=$?
+    local errs
+    errs=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1)
+    if [ $rc -eq 124 ]; then
+        note "$tool: TIMEOUT after ${SAN_TIMEOUT}s (raise SANITIZER_TIMEOUT); $errs"
+    else
+        note "$tool: rc $rc (99 = sanitizer errors, 1 = test failures under the tool); ${errs:-no summary line}"
+    fi
+    grep -E "^========= (Invalid|Error|Race|.*hazard)" "$log" | sort | uniq -c | sort -rn | head -10 >>"$summary"
+    return $rc
+}
+if [[ " $stages " == *" memcheck "* ]]; then
+    sanitize memcheck "$OUT/memcheck.log"
+    rc_mem=$?
+fi
+if [[ " $stages " == *" racecheck "* ]]; then
+    sanitize racecheck "$OUT/racecheck.log"
+    rc_race=$?
+fi
+
+echo "==== summary ===="
+cat "$summary"
+ok=1
+for rc in "$rc_build" "$rc_test" "$rc_mem" "$rc_race"; do
+    [ "$rc" = skipped ] || [ "$rc" = 0 ] || ok=0
+done
+[ $ok = 1 ] && echo "ALL GPU CHECKS PASSED (stages: $stages)" || echo "GPU CHECKS FAILED (stages: $stages)"
+[ $ok = 1 ]
