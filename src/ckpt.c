@@ -49,6 +49,24 @@ void ckpt_items_add_params(CkptItems *l, const char *group, const ParamTable *t,
     }
 }
 
+void ckpt_items_add_params_part(CkptItems *l, const char *group, const ParamTable *t, float *buf, size_t lo,
+                                size_t hi) {
+    char name[PARAM_NAME_LEN + 64];
+    for (int i = 0; i < t->n; i++) {
+        const ParamInfo *p = &t->p[i];
+        size_t s = p->offset > lo ? p->offset : lo, e = p->offset + p->numel < hi ? p->offset + p->numel : hi;
+        if (e < s) e = s; // this tensor lies outside the range: an empty part
+        snprintf(name, sizeof name, "%s/%s", group, p->name);
+        ckpt_items_add(l, name, e > s ? buf + (s - lo) : buf, 1, CKPT_F32, (uint64_t)p->shape[0],
+                       p->ndim == 2 ? (uint64_t)p->shape[1] : 0);
+        CkptItem *it = &l->items[l->n - 1];
+        it->part = 1;
+        it->part_lo = e > s ? s - p->offset : 0;
+        it->part_hi = e > s ? e - p->offset : 0;
+        ckpt_item_check(it);
+    }
+}
+
 void ckpt_items_free(CkptItems *l) {
     for (int i = 0; i < l->n; i++) free((char *)l->items[i].name);
     free(l->items);
@@ -103,6 +121,10 @@ void ckpt_item_check(const CkptItem *it) {
     SHEAR_CHECK(it->shape[0] < ((uint64_t)1 << 31), "checkpoint item '%s': %llu rows; pass it as 2-D", it->name,
                 (unsigned long long)it->shape[0]);
     SHEAR_CHECK(it->data || it->shape[0] == 0, "checkpoint item '%s' has no data", it->name);
+    SHEAR_CHECK(!it->part || (it->part_lo <= it->part_hi && it->part_hi <= it->shape[0] * cols),
+                "checkpoint item '%s': part [%llu, %llu) outside its %llu elements", it->name,
+                (unsigned long long)it->part_lo, (unsigned long long)it->part_hi,
+                (unsigned long long)(it->shape[0] * cols));
 }
 
 size_t ckpt_state_bytes(const CkptState *s) {
@@ -242,6 +264,19 @@ static void retain(const char *run_dir, const char *dir, int64_t step, int keep_
 
 // ---- the collective write ----
 
+// The whole dataset's checksum attribute: every rank's piece sum, combined in rank order (= a one-writer sum).
+static void write_checksum_ranks(const Dist *d, hid_t ds, CkptSum sum) {
+    CkptSum *all = shear_malloc((size_t)d->size * sizeof *all);
+    MPI_Allgather(&sum, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, MPI_COMM_WORLD);
+    CkptSum whole = {0, 0};
+    for (int q = 0; q < d->size; q++) whole = ckpt_sum_cat(whole, all[q]);
+    free(all);
+    ckpt_attr_write_u64(ds, "checksum", ckpt_sum_final(whole));
+}
+
+static void write_part(hid_t ds, hid_t fs, hid_t dxpl, const Dist *d, const ShearOps *ops, const CkptItem *it,
+                       const char *tmp, void *stage);
+
 // One item at its global shape; this rank writes rows [lo, hi) in pieces of at most ckpt_piece_bytes, every
 // rank taking part in every collective H5Dwrite (selecting none when it has nothing left).
 static void write_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, const CkptItem *it, const char *tmp,
@@ -259,6 +294,13 @@ static void write_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, 
     H5_CHECK(H5Pset_obj_track_times(dcpl, 0), "%s", it->name);
     hid_t ds = H5Dcreate2(f, it->name, ckpt_file_type(it->dtype), fs, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5_CHECK(ds, "dataset '%s' in '%s'", it->name, tmp);
+    if (it->part) {
+        write_part(ds, fs, dxpl, d, ops, it, tmp, stage);
+        H5Dclose(ds);
+        H5Pclose(dcpl);
+        H5Sclose(fs);
+        return;
+    }
 
     uint64_t lo, hi;
     ckpt_rows_of(rows, d->rank, d->size, &lo, &hi);
@@ -293,16 +335,91 @@ static void write_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, 
                  (unsigned long long)r0, (unsigned long long)(r0 + k), it->name, tmp);
         H5Sclose(ms);
     }
-    // the whole dataset's checksum: this rank's rows, combined in rank order
-    CkptSum *all = shear_malloc((size_t)d->size * sizeof *all);
-    MPI_Allgather(&sum, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, MPI_COMM_WORLD);
-    CkptSum whole = {0, 0};
-    for (int q = 0; q < d->size; q++) whole = ckpt_sum_cat(whole, all[q]);
-    free(all);
-    ckpt_attr_write_u64(ds, "checksum", ckpt_sum_final(whole));
+    write_checksum_ranks(d, ds, sum);
     H5Dclose(ds);
     H5Pclose(dcpl);
     H5Sclose(fs);
+}
+
+// Selects the elements [e0, e1) of the row-major flattened dataspace fs (1-D, or 2-D with cols columns): the
+// tail of the first row, the whole rows, the head of the last row, as up to three hyperslabs.
+static void select_flat(hid_t fs, int ndim, uint64_t cols, uint64_t e0, uint64_t e1, const char *name) {
+    if (ndim == 1) {
+        hsize_t start = e0, count = e1 - e0;
+        H5_CHECK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL), "%s", name);
+        return;
+    }
+    H5S_seloper_t op = H5S_SELECT_SET;
+    for (uint64_t e = e0; e < e1;) {
+        uint64_t row = e / cols, c = e % cols, n;
+        hsize_t start[2] = {row, c}, count[2];
+        if (c != 0 || e1 - e < cols) { // part of one row
+            n = cols - c < e1 - e ? cols - c : e1 - e;
+            count[0] = 1;
+            count[1] = n;
+        } else { // whole rows
+            count[0] = (e1 - e) / cols;
+            count[1] = cols;
+            n = count[0] * cols;
+        }
+        H5_CHECK(H5Sselect_hyperslab(fs, op, start, NULL, count, NULL), "%s", name);
+        op = H5S_SELECT_OR;
+        e += n;
+    }
+}
+
+// A part item (ckpt.h): this rank writes the elements [part_lo, part_hi) of the flattened dataset in pieces of
+// at most ckpt_piece_bytes, every rank taking part in every collective H5Dwrite (selecting none when it has
+// nothing left). The ranks' parts must tile the dataset in rank order: checked first, since the checksum
+// combines the parts in that order.
+static void write_part(hid_t ds, hid_t fs, hid_t dxpl, const Dist *d, const ShearOps *ops, const CkptItem *it,
+                       const char *tmp, void *stage) {
+    uint64_t cols = it->ndim == 2 ? it->shape[1] : 1, numel = it->shape[0] * cols;
+    size_t es = ckpt_dtype_size(it->dtype);
+    uint64_t mine[2] = {it->part_lo, it->part_hi};
+    uint64_t *parts = shear_malloc((size_t)d->size * 2 * sizeof *parts); // [R, 2]
+    MPI_Allgather(mine, 2, MPI_UINT64_T, parts, 2, MPI_UINT64_T, MPI_COMM_WORLD);
+    uint64_t piece = ckpt_piece_bytes / es ? ckpt_piece_bytes / es : 1, rounds = 0, next = 0;
+    for (int q = 0; q < d->size; q++) {
+        uint64_t lo = parts[2 * q], hi = parts[2 * q + 1];
+        if (hi == lo) continue;
+        SHEAR_CHECK(lo == next, "checkpoint item '%s': rank %d holds elements [%llu, %llu), expected its part to "
+                    "start at %llu (the ranks' parts must tile the dataset in rank order)", it->name, q,
+                    (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)next);
+        next = hi;
+        uint64_t r = (hi - lo + piece - 1) / piece;
+        if (r > rounds) rounds = r;
+    }
+    SHEAR_CHECK(next == numel, "checkpoint item '%s': the ranks' parts cover %llu of %llu elements", it->name,
+                (unsigned long long)next, (unsigned long long)numel);
+    free(parts);
+    CkptSum sum = {0, 0};
+    static const double none = 0;
+    for (uint64_t r = 0; r < rounds; r++) {
+        uint64_t e0 = it->part_lo + r * piece;
+        uint64_t k = e0 < it->part_hi ? (it->part_hi - e0 < piece ? it->part_hi - e0 : piece) : 0;
+        const void *src = &none;
+        if (k) {
+            const char *at = (const char *)it->data + (e0 - it->part_lo) * es;
+            if (it->on_backend) {
+                ops->download(stage, at, k * es);
+                src = stage;
+            } else {
+                src = at;
+            }
+            sum = ckpt_sum_cat(sum, ckpt_sum_bytes(src, k * es));
+            select_flat(fs, it->ndim, cols, e0, e0 + k, it->name);
+        } else {
+            H5_CHECK(H5Sselect_none(fs), "%s", it->name);
+        }
+        hsize_t mn = k ? k : 1;
+        hid_t ms = H5Screate_simple(1, &mn, NULL);
+        if (!k) H5_CHECK(H5Sselect_none(ms), "%s", it->name);
+        H5_CHECK(H5Dwrite(ds, ckpt_mem_type(it->dtype), ms, fs, dxpl, src), "writing elements %llu..%llu of '%s' to "
+                 "'%s'", (unsigned long long)e0, (unsigned long long)(e0 + k), it->name, tmp);
+        H5Sclose(ms);
+    }
+    write_checksum_ranks(d, ds, sum);
 }
 
 // The deck as a 1-D uint8 dataset (read back by h5_read_text), rank 0 writing in one collective call.

@@ -71,6 +71,25 @@ static int check_item(hid_t f, const char *path, const CkptItem *it, int verify,
     return rc;
 }
 
+// Copies (or uploads) the block of rows [b0, b0 + nb) in stage into the item: all of it, or for a part item
+// (ckpt.h) the elements of the block that fall in [part_lo, part_hi).
+static void keep_block(const ShearOps *ops, const CkptItem *it, const char *stage, uint64_t b0, uint64_t nb,
+                       size_t row_bytes) {
+    size_t es = ckpt_dtype_size(it->dtype);
+    uint64_t cols = row_bytes / es, e0 = b0 * cols, e1 = (b0 + nb) * cols;
+    uint64_t a = 0, e = nb * cols; // elements of the block to keep, relative to e0
+    char *dst = (char *)it->data + b0 * row_bytes;
+    if (it->part) {
+        uint64_t s = e0 > it->part_lo ? e0 : it->part_lo, t = e1 < it->part_hi ? e1 : it->part_hi;
+        if (s >= t) return;
+        a = s - e0;
+        e = t - e0;
+        dst = (char *)it->data + (s - it->part_lo) * es;
+    }
+    if (it->on_backend) ops->upload(dst, stage + a * es, (e - a) * es);
+    else memcpy(dst, stage + a * es, (e - a) * es);
+}
+
 // Reads one item in rounds: round r covers the contiguous rows [r P, (r+1) P) of the dataset, split evenly
 // among the ranks; each rank reads its part with one collective H5Dread (so the file is read front to back,
 // one contiguous region per round), hashes it, and an Allgatherv gives every rank the whole block, which is
@@ -114,9 +133,7 @@ static int read_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, co
         H5Sclose(ms);
         if (k) mine[r] = ckpt_sum_bytes(at, k * row_bytes);
         if (R > 1) MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, stage, counts, displs, row_t, MPI_COMM_WORLD);
-        char *dst = (char *)it->data + b0 * row_bytes;
-        if (it->on_backend) ops->upload(dst, stage, nb * row_bytes);
-        else memcpy(dst, stage, nb * row_bytes);
+        keep_block(ops, it, stage, b0, nb, row_bytes);
     }
     MPI_Type_free(&row_t);
     free(counts);

@@ -15,8 +15,15 @@ void run_ckpt_init(RunCkpt *r, const char *phase, const Deck *d, Model *m, AdamW
     r->dbl = dbl;
     CkptItems *l = &r->items;
     ckpt_items_add_params(l, "weights", &m->table, m->w);
-    ckpt_items_add_params(l, "adam_m", &m->table, opt->m);
-    ckpt_items_add_params(l, "adam_v", &m->table, opt->v);
+    if (!opt->sharded) {
+        ckpt_items_add_params(l, "adam_m", &m->table, opt->m);
+        ckpt_items_add_params(l, "adam_v", &m->table, opt->v);
+    } else { // ZeRO-1: this rank holds (and writes) its shard of the moments; the datasets keep global shapes
+        size_t hi = opt->lo + opt->n < m->table.total ? opt->lo + opt->n : m->table.total;
+        if (hi < opt->lo) hi = opt->lo;
+        ckpt_items_add_params_part(l, "adam_m", &m->table, opt->m, opt->lo, hi);
+        ckpt_items_add_params_part(l, "adam_v", &m->table, opt->v, opt->lo, hi);
+    }
     ckpt_items_add(l, "adam_t", &r->adam_t, 0, CKPT_I64, 1, 0);
     // the sampler's whole state: a few numbers per domain (uint64 stored bit for bit as int64)
     uint64_t k = (uint64_t)s->n_domains;

@@ -34,7 +34,7 @@ enum { CKPT_F32 = 0, CKPT_F64 = 1, CKPT_I64 = 2 };
 
 // A named buffer to save or restore: backend memory (ops upload/download) or host memory, with its GLOBAL
 // shape [shape[0]] (ndim 1) or [shape[0], shape[1]] (ndim 2); rows may be 0 (an empty history). Every rank
-// holds the whole buffer (data parallel state is replicated).
+// holds the whole buffer (data parallel state is replicated), or its part (below).
 typedef struct {
     const char *name;   // dataset path in the file, e.g. "weights/model.norm.weight", "sampler/cursor"
     void *data;
@@ -42,6 +42,11 @@ typedef struct {
     int dtype;          // CKPT_F32 | CKPT_F64 | CKPT_I64
     int ndim;           // 1 or 2
     uint64_t shape[2];
+    // A part (ZeRO-1 sharded state, zero.h): data holds only the elements [part_lo, part_hi) of the row-major
+    // flattened dataset, and the ranks' non-empty parts tile it in rank order. Each rank writes its part; a load
+    // keeps of the whole dataset what falls in the part. part == 0: data holds the whole buffer.
+    int part;
+    uint64_t part_lo, part_hi;
 } CkptItem;
 
 typedef struct {
@@ -69,6 +74,10 @@ void ckpt_items_add(CkptItems *l, const char *name, void *data, int on_backend, 
 // One backend float item per tensor of the table: "<group>/<HF name>" at the tensor's shape, at buf + offset.
 // group is "weights", "adam_m", "adam_v", ... .
 void ckpt_items_add_params(CkptItems *l, const char *group, const ParamTable *t, float *buf);
+// The same items as parts: buf [hi - lo] holds the flat range [lo, hi) of the table's role buffer (a ZeRO-1
+// shard); each tensor's item is the part of it that falls in [lo, hi) (possibly empty).
+void ckpt_items_add_params_part(CkptItems *l, const char *group, const ParamTable *t, float *buf, size_t lo,
+                                size_t hi);
 void ckpt_items_free(CkptItems *l);
 
 // ---- save ----

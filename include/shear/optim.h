@@ -17,7 +17,9 @@ typedef struct {
 
 typedef struct {
     const ShearOps *ops;
-    size_t n;   // floats in m and v (== the table's total)
+    size_t n;   // floats in m and v (== the table's total, or a ZeRO-1 shard's size: zero.h)
+    size_t lo;  // flat table index that m[0] and v[0] stand for (0; a ZeRO-1 shard's start)
+    int sharded;// 1: m and v hold this rank's ZeRO-1 shard (set on every rank alike by zero_adamw_create)
     float *m;   // [n] first moments (backend memory)
     float *v;   // [n] second moments
     int t;      // steps taken
