@@ -12,7 +12,9 @@
 #include "shear/deck.h"
 #include "shear/dist.h"
 #include "shear/finalize.h"
+#include "shear/flops.h"
 #include "shear/masks.h"
+#include "shear/memest.h"
 #include "shear/model.h"
 #include "shear/modelfile.h"
 #include "shear/optim.h"
@@ -20,6 +22,8 @@
 #include "shear/run_ckpt.h"
 #include "shear/sampler.h"
 #include "shear/store.h"
+#include "shear/watchdog.h"
+#include "shear/zero.h"
 
 
 // The target shape: prune.target_* with 0 meaning "keep the source's"; GQA keeps the group size.
@@ -84,28 +88,41 @@ int cmd_prune(int argc, char **argv) {
     // ---- deck ----
     Deck deck;
     deck_open(&deck, pos[0], sets, n_sets);
+    watchdog_start(deck.run_watchdog, dist.rank); // a collective stuck run.watchdog seconds aborts the job
     char err[1024];
     if (!deck.prune_source[0]) SHEAR_DIE("%s: prune.source is required: the model file to prune", deck.path);
     if (!deck.data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck.path);
     int threads = dist_threads(&dist, deck.run_threads);
-    ops_cpu_set_threads(threads);
-    const ShearOps *ops = ops_cpu();
+    const ShearOps *ops = run_backend(&dist, &deck, threads); // run.device
 
     // ---- source model, target shape, masks ----
     ModelConfig src, tgt;
     modelfile_read_config(deck.prune_source, &src);
     target_from_deck(&deck, &src, &tgt);
+    // ---- memory: the masked SOURCE model is trained; the estimate fails a run that cannot fit before allocating ----
+    const int on_cuda = strcmp(ops->name, "cuda") == 0;
+    MemPlan plan = {src, deck.train_seq_len, dist.size, deck.run_zero, (size_t)deck.run_zero_bucket,
+                    memest_mask_gates(&src, deck.prune_masks, deck.prune_n_masks),
+                    strcmp(deck.dbl_rule, "constant") != 0 && strcmp(deck.dbl_reference, "source") == 0, on_cuda};
+    memest_run_check(&plan, &dist, deck.train_micro_batch, deck.train_global_batch, deck.path);
+    char peak_what[64];
+    const double peak = flops_run_peak_tflops(deck.run_peak_tflops, on_cuda, peak_what, sizeof peak_what);
+    // every source weight is computed under the gates: the source shape's FLOPs (gate multiplies ignored)
+    const double flops_tok = flops_train_total_per_token(&src, deck.train_seq_len);
     Masks mk;
     if (masks_create(&mk, ops, &src, &tgt, deck.prune_masks, deck.prune_n_masks, err, sizeof err))
         SHEAR_DIE("%s: infeasible target: %s", deck.path, err);
+    mk.uniform = deck.prune_uniform;
     Model model;
     model_create(&model, ops, &src);
     modelfile_load_weights(deck.prune_source, &model);
     masks_init_log_alpha(&mk, (uint64_t)deck.train_seed, deck.prune_log_alpha_init, deck.prune_log_alpha_init_std);
     int T = deck.train_seq_len, G = deck.train_global_batch, mb = deck.train_micro_batch;
     model_alloc_acts(&model, mb, T);
+    Zero zero; // run.zero: 1 shards the Adam state over the ranks (ZeRO-1), 0 replicates it
+    zero_init(&zero, &dist, ops, model.table.total, deck.run_zero, (size_t)deck.run_zero_bucket);
     AdamW opt;
-    adamw_create(&opt, ops, model.table.total);
+    zero_adamw_create(&zero, &opt);
     ModelGates gates;
     memset(&gates, 0, sizeof gates);
     masks_gates(&mk, &gates);
@@ -118,11 +135,16 @@ int cmd_prune(int argc, char **argv) {
     int nd = run_open_data(&deck, src.vocab, &store, dom, w, &sampler);
 
     shear_log("shear prune: %d ranks x %d threads | source d=%d L=%d H=%d kv=%d I=%d (%.2fM params) -> target "
-              "d=%d L=%d H=%d kv=%d I=%d (%.2fM) | %d steps x %d seqs x %d tokens\n", dist.size, threads, src.dim,
+              "d=%d L=%d H=%d kv=%d I=%d (%.2fM)%s | %d steps x %d seqs x %d tokens\n", dist.size, threads, src.dim,
               src.n_layers, src.n_heads, src.n_kv_heads, src.intermediate, model_param_count(&src) / 1e6, tgt.dim,
               tgt.n_layers, tgt.n_heads, tgt.n_kv_heads, tgt.intermediate, model_param_count(&tgt) / 1e6,
-              deck.train_steps, G, T);
+              deck.prune_uniform ? "" : " non-uniform: per-type totals", deck.train_steps, G, T);
+    if (peak > 0) shear_log("flops: %.4g GFLOP per token of the masked source (3 x forward, attention over the full "
+                            "T x T); MFU against %.1f TFLOP/s per rank (%s)\n", flops_tok / 1e9, peak, peak_what);
+    else shear_log("flops: %.4g GFLOP per token of the masked source (3 x forward, attention over the full T x T); no "
+                   "MFU (peak unknown: set run.peak_tflops)\n", flops_tok / 1e9);
 
+    zero_log_memory(&zero, "shear prune");
     DblRun dbl;
     dbl_run_init(&dbl, &deck, &dist, &store, dom, nd, w, model_param_count(&tgt), T);
 
@@ -156,6 +178,7 @@ int cmd_prune(int argc, char **argv) {
     double t_start = shear_now();
     for (int step = start + 1; step <= deck.train_steps; step++) {
         double t0 = shear_now();
+        watchdog_step(step);
         if (dbl_run_due(&dbl, &deck, step)) {
             masks_deterministic(&mk, 0); // evaluation during pruning uses the expected-zeros masks
             dbl_run_update(&dbl, &deck, &dist, &model, &store, dom, &gates, T, step, metrics);
@@ -174,8 +197,13 @@ int cmd_prune(int argc, char **argv) {
             loss_sum += model_forward_backward(&model, mb, tok, tgt_ids, &gates, dscale);
             masks_backward_sample(&mk, seed, (uint64_t)step, (uint64_t)j);
         }
-        dist_allreduce_sum(&dist, ops, model.g, model.table.total);
+        watchdog_test_point(dist.rank, step);
+        watchdog_enter(deck.run_zero ? "reduce_scatter(grads)" : "allreduce(grads)", step);
+        zero_reduce_grads(&zero, &dist, model.g);
+        watchdog_leave();
+        watchdog_enter("allreduce(mask grads)", step);
         dist_allreduce_sum(&dist, ops, mk.grad, mk.total);
+        watchdog_leave();
         dist_sum_doubles(&dist, &loss_sum, 1);
         double lm = loss_sum / ((double)G * (T - 1));
         if (!isfinite(lm))
@@ -187,20 +215,21 @@ int cmd_prune(int argc, char **argv) {
         double lr = lr_at(cosine, deck.optim_lr, deck.optim_warmup, deck.train_steps, deck.optim_min_lr_ratio, step);
         double f = lr / deck.optim_lr; // one schedule scales every group
         hyper.lr = (float)lr;
-        double mnorm = grad_global_norm(ops, &model.table, model.g);
+        double mnorm = zero_grad_norm(&zero, &dist, &model.table, model.g);
         double gnorm = sqrt(mnorm * mnorm + masks_grad_sumsq(&mk));
         if (!isfinite(gnorm)) SHEAR_DIE("gradient norm is %f at step %d: lower the learning rates", gnorm, step);
         float gscale = grad_clip_scale(gnorm, hyper.grad_clip);
-        adamw_step(&opt, &model.table, model.w, model.g, &hyper, gscale);
+        zero_step(&zero, &dist, &opt, &model.table, model.w, model.g, &hyper, gscale);
         masks_step(&mk, (float)(deck.prune_lr_log_alpha * f), (float)(deck.prune_lr_lambda * f), hyper.beta1,
                    hyper.beta2, hyper.eps, gscale);
 
         tokens_seen += (long long)G * T;
         double dt = shear_now() - t0, elapsed = shear_now() - t_start;
         double tps = (double)G * T / dt;
+        double tflops = flops_tok * tps / dist.size / 1e12; // per rank
         if (dist.rank == 0) {
             if (step % deck.run_log_every == 0 || step == 1 || step == deck.train_steps) {
-                char eta[32], sp[1024] = "";
+                char eta[32], sp[1024] = "", fl[64];
                 size_t o = 0;
                 for (int t = 0; t < MASK_TYPES; t++)
                     if (mk.on[t])
@@ -208,12 +237,15 @@ int cmd_prune(int argc, char **argv) {
                                               MASK_NAMES[t], st.expected_sparsity[t], st.target_sparsity[t],
                                               mk.lambda[t][0], mk.lambda[t][1]);
                 run_fmt_eta(eta, sizeof eta, elapsed / (step - start) * (deck.train_steps - step));
-                shear_log("step %5d/%d | lm %.4f | lag %+.4f | sparsity%s | E[params] %.3fM | %.0f tok/s | ETA %s\n",
-                          step, deck.train_steps, lm, lag, sp, st.expected_params / 1e6, tps, eta);
+                flops_fmt_progress(fl, sizeof fl, tflops, peak);
+                shear_log("step %5d/%d | lm %.4f | lag %+.4f | sparsity%s | E[params] %.3fM | %.0f tok/s (%.0f/rank) | "
+                          "%s | ETA %s\n", step, deck.train_steps, lm, lag, sp, st.expected_params / 1e6, tps,
+                          tps / dist.size, fl, eta);
             }
             fprintf(metrics, "{\"event\":\"step\",\"step\":%d,\"lm_loss\":%.9g,\"lagrangian\":%.9g,\"lr\":%.9g,"
-                    "\"grad_norm\":%.9g,\"expected_params\":%.1f,\"tok_s\":%.1f,\"step_s\":%.6f", step, lm, lag, lr,
-                    gnorm, st.expected_params, tps, dt);
+                    "\"grad_norm\":%.9g,\"expected_params\":%.1f,\"tok_s\":%.1f,\"tok_s_rank\":%.1f,\"tflops\":%.6g,"
+                    "\"step_s\":%.6f", step, lm, lag, lr, gnorm, st.expected_params, tps, tps / dist.size, tflops, dt);
+            if (peak > 0) fprintf(metrics, ",\"mfu\":%.6g", tflops / peak);
             for (int t = 0; t < MASK_TYPES; t++)
                 if (mk.on[t])
                     fprintf(metrics, ",\"%s\":{\"expected_sparsity\":%.9g,\"target_sparsity\":%.9g,\"lambda1\":%.9g,"
@@ -259,10 +291,11 @@ int cmd_prune(int argc, char **argv) {
         fclose(metrics);
         shear_log("shear prune: done in %.1f s; masked model and masks written to %s\n", shear_now() - t_start, path);
     }
-    MPI_Barrier(MPI_COMM_WORLD);
+    dist_barrier(&dist, "barrier(pruned model written)");
     free(batch); free(seq); free(tok); free(tgt_ids);
     store_close(&store);
     adamw_free(&opt);
+    zero_free(&zero);
     masks_free(&mk);
     model_free(&model);
     run_ckpt_free(&rc);

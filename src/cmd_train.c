@@ -9,6 +9,8 @@
 #include "shear/dbl_run.h"
 #include "shear/deck.h"
 #include "shear/dist.h"
+#include "shear/flops.h"
+#include "shear/memest.h"
 #include "shear/model.h"
 #include "shear/modelfile.h"
 #include "shear/optim.h"
@@ -16,6 +18,8 @@
 #include "shear/run_ckpt.h"
 #include "shear/sampler.h"
 #include "shear/store.h"
+#include "shear/watchdog.h"
+#include "shear/zero.h"
 
 
 static void config_from_deck(const Deck *d, ModelConfig *c) {
@@ -53,24 +57,34 @@ int cmd_train(int argc, char **argv) {
     // ---- deck ----
     Deck deck;
     deck_open(&deck, pos[0], sets, n_sets);
+    watchdog_start(deck.run_watchdog, dist.rank); // a collective stuck run.watchdog seconds aborts the job
     if (opts[1].set) snprintf(deck.train_init, sizeof deck.train_init, "%s", opts[1].value);
     if (!deck.data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck.path);
     int threads = dist_threads(&dist, deck.run_threads);
-    ops_cpu_set_threads(threads);
-    const ShearOps *ops = ops_cpu();
+    const ShearOps *ops = run_backend(&dist, &deck, threads); // run.device
 
     // ---- model ----
     ModelConfig cfg;
     if (deck.train_init[0]) modelfile_read_config(deck.train_init, &cfg);
     else config_from_deck(&deck, &cfg);
+    // ---- memory: the estimate fails a run that cannot fit before anything is allocated ----
+    const int on_cuda = strcmp(ops->name, "cuda") == 0;
+    MemPlan plan = {cfg, deck.train_seq_len, dist.size, deck.run_zero, (size_t)deck.run_zero_bucket, 0,
+                    strcmp(deck.dbl_rule, "constant") != 0 && strcmp(deck.dbl_reference, "source") == 0, on_cuda};
+    memest_run_check(&plan, &dist, deck.train_micro_batch, deck.train_global_batch, deck.path);
+    char peak_what[64];
+    const double peak = flops_run_peak_tflops(deck.run_peak_tflops, on_cuda, peak_what, sizeof peak_what);
+    const double flops_tok = flops_train_total_per_token(&cfg, deck.train_seq_len); // 3 x forward, full T x T
     Model model;
     model_create(&model, ops, &cfg);
     if (deck.train_init[0]) modelfile_load_weights(deck.train_init, &model);
     else model_init_weights(&model, (uint64_t)deck.train_seed, (float)deck.model_init_std);
     int T = deck.train_seq_len, G = deck.train_global_batch, mb = deck.train_micro_batch;
     model_alloc_acts(&model, mb, T);
+    Zero zero; // run.zero: 1 shards the Adam state over the ranks (ZeRO-1), 0 replicates it
+    zero_init(&zero, &dist, ops, model.table.total, deck.run_zero, (size_t)deck.run_zero_bucket);
     AdamW opt;
-    adamw_create(&opt, ops, model.table.total);
+    zero_adamw_create(&zero, &opt);
 
     // ---- data ----
     TokenStore store;
@@ -84,7 +98,12 @@ int cmd_train(int argc, char **argv) {
               "%d steps x %d seqs x %d tokens | %d domains\n", dist.size, threads, cfg.dim, cfg.n_layers, cfg.n_heads,
               cfg.n_kv_heads, cfg.head_dim, cfg.intermediate, cfg.vocab, model_param_count(&cfg) / 1e6,
               deck.train_steps, G, T, nd);
+    if (peak > 0) shear_log("flops: %.4g GFLOP per token (3 x forward, attention over the full T x T); MFU against "
+                            "%.1f TFLOP/s per rank (%s)\n", flops_tok / 1e9, peak, peak_what);
+    else shear_log("flops: %.4g GFLOP per token (3 x forward, attention over the full T x T); no MFU (peak unknown: "
+                   "set run.peak_tflops)\n", flops_tok / 1e9);
 
+    zero_log_memory(&zero, "shear train");
     DblRun dbl;
     dbl_run_init(&dbl, &deck, &dist, &store, dom, nd, w, model_param_count(&cfg), T);
 
@@ -117,6 +136,7 @@ int cmd_train(int argc, char **argv) {
     double t_start = shear_now();
     for (int step = start + 1; step <= deck.train_steps; step++) {
         double t0 = shear_now();
+        watchdog_step(step);
         if (dbl_run_due(&dbl, &deck, step))
             dbl_run_update(&dbl, &deck, &dist, &model, &store, dom, NULL, T, step, metrics);
         int new_epoch[SAMPLER_MAX_DOMAINS] = {0};
@@ -128,29 +148,36 @@ int cmd_train(int argc, char **argv) {
             run_fill_batch(&store, dom, batch + (size_t)j * mb, mb, T, tok, tgt, seq);
             loss_sum += model_forward_backward(&model, mb, tok, tgt, NULL, dscale);
         }
-        dist_allreduce_sum(&dist, ops, model.g, model.table.total);
+        watchdog_test_point(dist.rank, step);
+        watchdog_enter(deck.run_zero ? "reduce_scatter(grads)" : "allreduce(grads)", step);
+        zero_reduce_grads(&zero, &dist, model.g);
+        watchdog_leave();
         dist_sum_doubles(&dist, &loss_sum, 1);
         double loss = loss_sum / ((double)G * (T - 1));
         if (!isfinite(loss))
             SHEAR_DIE("loss is %f at step %d, expected a finite loss: training diverged (lower optim.lr or raise "
                       "optim.warmup) or the initial model overflows", loss, step);
         hyper.lr = (float)lr_at(cosine, deck.optim_lr, deck.optim_warmup, deck.train_steps, deck.optim_min_lr_ratio, step);
-        double gnorm = grad_global_norm(ops, &model.table, model.g);
+        double gnorm = zero_grad_norm(&zero, &dist, &model.table, model.g);
         if (!isfinite(gnorm)) SHEAR_DIE("gradient norm is %f at step %d: training diverged; lower optim.lr", gnorm, step);
-        adamw_step(&opt, &model.table, model.w, model.g, &hyper, grad_clip_scale(gnorm, hyper.grad_clip));
+        zero_step(&zero, &dist, &opt, &model.table, model.w, model.g, &hyper, grad_clip_scale(gnorm, hyper.grad_clip));
         tokens_seen += (long long)G * T;
         double dt = shear_now() - t0, elapsed = shear_now() - t_start;
         double tps = (double)G * T / dt;
+        double tflops = flops_tok * tps / dist.size / 1e12; // per rank
         if (dist.rank == 0) {
             if (step % deck.run_log_every == 0 || step == deck.train_steps || step == 1) {
-                char eta[32];
+                char eta[32], fl[64];
                 run_fmt_eta(eta, sizeof eta, elapsed / (step - start) * (deck.train_steps - step));
-                shear_log("step %5d/%d | loss %.4f | lr %.3e | gnorm %.3f | %.0f tok/s (%.0f/rank) | %.3f s | ETA %s\n",
-                          step, deck.train_steps, loss, hyper.lr, gnorm, tps, tps / dist.size, dt, eta);
+                flops_fmt_progress(fl, sizeof fl, tflops, peak);
+                shear_log("step %5d/%d | loss %.4f | lr %.3e | gnorm %.3f | %.0f tok/s (%.0f/rank) | %s | %.3f s | "
+                          "ETA %s\n", step, deck.train_steps, loss, hyper.lr, gnorm, tps, tps / dist.size, fl, dt, eta);
             }
             fprintf(metrics, "{\"event\":\"step\",\"step\":%d,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,"
-                    "\"tokens\":%lld,\"tok_s\":%.1f,\"step_s\":%.6f,\"elapsed_s\":%.3f}\n", step, loss, hyper.lr,
-                    gnorm, tokens_seen, tps, dt, elapsed);
+                    "\"tokens\":%lld,\"tok_s\":%.1f,\"tok_s_rank\":%.1f,\"tflops\":%.6g", step, loss, hyper.lr,
+                    gnorm, tokens_seen, tps, tps / dist.size, tflops);
+            if (peak > 0) fprintf(metrics, ",\"mfu\":%.6g", tflops / peak);
+            fprintf(metrics, ",\"step_s\":%.6f,\"elapsed_s\":%.3f}\n", dt, elapsed);
             fflush(metrics);
         }
         if (run_ckpt_step_end(&rc, &dist, ops, &deck, step, tokens_seen, dt)) {
@@ -169,10 +196,11 @@ int cmd_train(int argc, char **argv) {
         fclose(metrics);
         shear_log("shear train: done in %.1f s; model written to %s\n", shear_now() - t_start, path);
     }
-    MPI_Barrier(MPI_COMM_WORLD);
+    dist_barrier(&dist, "barrier(final model written)");
     free(batch); free(seq); free(tok); free(tgt);
     store_close(&store);
     adamw_free(&opt);
+    zero_free(&zero);
     model_free(&model);
     run_ckpt_free(&rc);
     dbl_run_free(&dbl);

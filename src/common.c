@@ -2,8 +2,8 @@
 #include "shear/common.h"
 
 #include <errno.h>
-#include <mpi.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -27,7 +27,19 @@ void shear_tmp_done(const char *tmp_path) {
         if (strcmp(tmp_paths[i], tmp_path) == 0) tmp_paths[i][0] = 0;
 }
 
+static void (*fatal_hook)(int code);
+static atomic_int dying;
+static _Thread_local int dying_here;
+
+void shear_set_fatal_hook(void (*hook)(int code)) { fatal_hook = hook; }
+
 void shear_die(const char *file, int line, const char *fmt, ...) {
+    // One death per process: a second thread (the watchdog, or the main thread while the watchdog fires) waits
+    // for the first to end the process; a die from inside the hook ends it at once.
+    if (dying_here) _exit(SHEAR_EXIT_ERROR);
+    dying_here = 1;
+    if (atomic_exchange(&dying, 1))
+        for (;;) pause();
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "shear: error: ");
@@ -37,14 +49,8 @@ void shear_die(const char *file, int line, const char *fmt, ...) {
     fflush(stderr);
     for (int i = 0; i < TMP_SLOTS; i++)
         if (tmp_paths[i][0]) unlink(tmp_paths[i]);
-    int up = 0, down = 0;
-    MPI_Initialized(&up);
-    if (up) MPI_Finalized(&down);
-    int size = 1;
-    if (up && !down) MPI_Comm_size(MPI_COMM_WORLD, &size);
-    // Abort only a real multi-rank job: MPI_Abort of a single process prints a wall of text for nothing.
-    if (up && !down && size > 1) MPI_Abort(MPI_COMM_WORLD, SHEAR_EXIT_ERROR);
-    if (up && !down) MPI_Finalize();
+    // dist_init's hook aborts NCCL communicators and MPI (every rank), so this file needs neither library
+    if (fatal_hook) fatal_hook(SHEAR_EXIT_ERROR);
     exit(SHEAR_EXIT_ERROR);
 }
 

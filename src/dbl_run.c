@@ -7,6 +7,7 @@
 #include "shear/common.h"
 #include "shear/evaluate.h"
 #include "shear/modelfile.h"
+#include "shear/watchdog.h"
 
 // Per-domain mean losses of m on the eval splits; identical on every rank.
 static void domain_losses(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s,
@@ -86,7 +87,9 @@ void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const 
         shear_log("\n");
     }
     // rank 0 decides; every rank's sampler switches at the same step
+    watchdog_enter("bcast(domain weights)", -1);
     MPI_Bcast(w_new, r->k, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    watchdog_leave();
     memcpy(r->w, w_new, (size_t)r->k * sizeof(double));
     if (r->updates < r->hist_cap) memcpy(r->history + (size_t)r->updates * r->k, w_new, (size_t)r->k * sizeof(double));
     r->updates++;

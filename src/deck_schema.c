@@ -81,6 +81,9 @@ const DeckKey DECK_SCHEMA[] = {
     KEY_NUM(prune, lr_lambda, "-1.0", -1000, 0, "learning rate of the Lagrange multipliers; negative = ascent"),
     KEY_NUM(prune, log_alpha_init, "5.0", -100, 100, "mean of the log-alpha init (clamped to 4.6052 in use)"),
     KEY_NUM(prune, log_alpha_init_std, "0.01", 0, 10, "std of the log-alpha init"),
+    KEY_INT(prune, uniform, "1", 0, 1,
+            "1 = targeted: every layer keeps the target's heads and channels (Sheared LLaMA); 0 = non-uniform "
+            "(CoFi-style): only each mask type's total is constrained, layers may differ"),
 
     KEY_ENUM(dbl, rule, "paper", "paper|code|constant",
              "domain re-weighting: paper (clamp at 0), code (no clamp), constant (fixed mix)"),
@@ -97,6 +100,9 @@ const DeckKey DECK_SCHEMA[] = {
     KEY_STR(run, out_dir, "runs/out", "folder for metrics, checkpoints and the final model"),
     KEY_INT(run, log_every, "1", 1, INT_MAX, "progress line every N steps"),
     KEY_INT(run, threads, "0", 0, 1024, "OpenMP threads per rank; 0 = OMP_NUM_THREADS or cores / local ranks"),
+    KEY_NUM(run, peak_tflops, "0", 0, 1e6,
+            "peak TFLOP/s per rank behind the progress line's MFU; 0 = auto "
+            "(CUDA: the device's fp32 peak; CPU: no MFU)"),
     KEY_INT(run, ckpt_every, "1000", 0, INT_MAX, "checkpoint every N steps; 0 = only when stopping and at the end"),
     KEY_INT(run, keep_last, "2", 0, INT_MAX, "committed checkpoints kept; 0 = all"),
     KEY_INT(run, major_every, "0", 0, INT_MAX, "checkpoints at multiples of N steps are never deleted; 0 = none"),
@@ -104,6 +110,14 @@ const DeckKey DECK_SCHEMA[] = {
             "seconds this process may run before it checkpoints and exits 75 (PBS); 0 = no budget"),
     KEY_INT(run, fallback, "0", 0, 1, "1 = resume from an older checkpoint when the newest is corrupt"),
     KEY_INT(run, verify, "1", 0, 1, "1 = verify checkpoint checksums when resuming"),
+    KEY_INT(run, zero, "0", 0, 1,
+            "1 = ZeRO-1: shard the Adam state over the ranks (reduce-scatter grads, all-gather weights); 0 = replicate"),
+    KEY_INT(run, zero_bucket, "16777216", 64, INT_MAX,
+            "ZeRO-1 bucket: floats per reduce-scatter / all-gather over all ranks (64 MiB)"),
+    KEY_INT(run, watchdog, "600", 0, INT_MAX,
+            "seconds one collective may wait before the watchdog aborts the job (a dead or hung rank); 0 = off"),
+    KEY_ENUM(run, device, "cpu", "cpu|cuda",
+             "backend: cpu (OpenMP + BLAS) or cuda (one GPU per rank, NCCL; needs a CUDA build and a GPU)"),
 };
 
 const size_t DECK_SCHEMA_LEN = sizeof DECK_SCHEMA / sizeof DECK_SCHEMA[0];

@@ -104,11 +104,13 @@ static void plan_build(Plan *p, const ModelConfig *c, const FinalizeGates *g) {
         }
         if (p->n_kg[l] != p->n_kg[first])
             ERR("inconsistent 'head' counts: source layer %d keeps %d of %d KV groups but source layer %d keeps %d; "
-                "a LLaMA has the same number in every layer (finalize needs exact target counts per row)",
+                "a LLaMA has the same number in every layer (finalize needs exact target counts per row; a run with "
+                "prune.uniform: 0 gives layers different widths: validation/nonuniform.py evaluates those)",
                 first, p->n_kg[first], G, l, p->n_kg[l]);
         if (p->n_ki[l] != p->n_ki[first])
             ERR("inconsistent 'intermediate' counts: source layer %d keeps %d of %d channels but source layer %d "
-                "keeps %d; a LLaMA has the same number in every layer (finalize needs exact target counts per row)",
+                "keeps %d; a LLaMA has the same number in every layer (finalize needs exact target counts per row; a run with "
+                "prune.uniform: 0 gives layers different widths: validation/nonuniform.py evaluates those)",
                 first, p->n_ki[first], I, l, p->n_ki[l]);
     }
 #undef ERR

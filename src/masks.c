@@ -36,6 +36,7 @@ static int check_dim(const char *what, const char *key, int t, int s, int learne
 int masks_create(Masks *m, const ShearOps *ops, const ModelConfig *src, const ModelConfig *tgt,
                  char names[][32], int n_names, char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
+    m->uniform = 1;
     char why[256];
     if (model_config_check(src, why, sizeof why)) return fail(err, errlen, "source model: %s", why);
     if (n_names < 1) return fail(err, errlen, "prune.masks is empty: name at least one of layer, head_layer, mlp, "
@@ -189,36 +190,53 @@ static int ranked_cmp(const void *x, const void *y) {
     return p->i > q->i ? -1 : (p->i < q->i ? 1 : 0); // equal log-alphas: the higher index is dropped first
 }
 
+// Rows ranked together: one row each when uniform; every row of a 2-D type at once when not (prune.uniform 0).
+static int rank_rows(const Masks *m, int t) { return m->uniform ? 1 : m->rows[t]; }
+
 void masks_deterministic(Masks *m, int exact_target) {
     float *a = host_copy(m, m->log_alpha); // [total]
     clamp_host(a, m->total);                // the optimizer step may have left values outside the range
     float *z = shear_malloc((m->total ? m->total : 1) * sizeof(float)); // [total]
-    int maxc = 1;
+    size_t maxc = 1;
     for (int t = 0; t < MASK_TYPES; t++)
-        if (m->cols[t] > maxc) maxc = m->cols[t];
-    Ranked *r = shear_malloc((size_t)maxc * sizeof(Ranked)); // [cols]
+        if ((size_t)m->rows[t] * m->cols[t] > maxc) maxc = (size_t)m->rows[t] * m->cols[t];
+    Ranked *r = shear_malloc(maxc * sizeof(Ranked)); // [rows*cols]
+    // MASK_LAYER comes first: its z is final when the 2-D types below look at it
     for (int t = 0; t < MASK_TYPES; t++) {
         if (!m->on[t]) continue;
-        const int N = m->cols[t];
-        for (int row = 0; row < m->rows[t]; row++) {
-            const float *ar = a + m->offset[t] + (size_t)row * N; // [N]
-            float *zr = z + m->offset[t] + (size_t)row * N;       // [N]
-            long k;
+        const int per = rank_rows(m, t), N = m->cols[t] * per; // N gates ranked together
+        for (int row = 0; row < m->rows[t]; row += per) {
+            const float *ar = a + m->offset[t] + (size_t)row * m->cols[t]; // [N]
+            float *zr = z + m->offset[t] + (size_t)row * m->cols[t];       // [N]
+            long k, n_rank = 0;
+            for (int i = 0; i < N; i++) zr[i] = (float)hc_soft(ar[i]);
             if (exact_target) {
-                k = N - m->target[t];
+                // non-uniform finalization: gates of layers the layer mask drops are zero and not ranked, and
+                // the kept layers share L_T * target gates, so the parameter count equals the uniform target's
+                int live = per;
+                for (int i = 0; i < N; i++) {
+                    int l = row + i / m->cols[t];
+                    if (per > 1 && m->on[MASK_LAYER] && z[m->offset[MASK_LAYER] + (size_t)l] == 0.0f) {
+                        zr[i] = 0.0f;
+                        if (i % m->cols[t] == 0) live--;
+                        continue;
+                    }
+                    r[n_rank].a = ar[i];
+                    r[n_rank++].i = i;
+                }
+                k = n_rank - (long)live * m->target[t];
             } else {
                 double kept = 0.0;
-                for (int i = 0; i < N; i++) kept += hc_score(ar[i]);
+                for (int i = 0; i < N; i++) {
+                    kept += hc_score(ar[i]);
+                    r[n_rank].a = ar[i];
+                    r[n_rank++].i = i;
+                }
                 k = (long)nearbyint((double)N - kept); // default rounding mode: half to even
             }
             if (k < 0) k = 0;
-            if (k > N) k = N;
-            for (int i = 0; i < N; i++) {
-                r[i].a = ar[i];
-                r[i].i = i;
-                zr[i] = (float)hc_soft(ar[i]);
-            }
-            qsort(r, (size_t)N, sizeof *r, ranked_cmp);
+            if (k > n_rank) k = n_rank;
+            qsort(r, (size_t)n_rank, sizeof *r, ranked_cmp);
             for (long j = 0; j < k; j++) zr[r[j].i] = 0.0f;
         }
     }
@@ -285,9 +303,10 @@ double masks_lagrangian_scaled(Masks *m, int step, int total_steps, double warmu
     double term = 0.0;
     for (int t = 0; t < MASK_TYPES; t++) {
         if (!m->on[t]) continue;
-        const int R = m->rows[t], N = m->cols[t];
+        // non-uniform: one row of all R*N gates, so only the type's total is pulled to the target
+        const int per = rank_rows(m, t), R = m->rows[t] / per, N = m->cols[t] * per;
         const double l1 = m->lambda[t][0], l2 = m->lambda[t][1];
-        const double target = (1.0 - (double)m->target[t] / N) * ramp;
+        const double target = (1.0 - (double)m->target[t] / m->cols[t]) * ramp;
         double term_t = 0.0, dl1 = 0.0, dl2 = 0.0, sparsity = 0.0;
         for (int r = 0; r < R; r++) {
             size_t base = m->offset[t] + (size_t)r * N;

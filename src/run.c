@@ -4,6 +4,28 @@
 #include <string.h>
 
 #include "shear/common.h"
+#ifdef SHEAR_HAVE_CUDA
+#include "cuda_ops.h"
+#endif
+
+const ShearOps *run_backend(Dist *dist, const Deck *d, int threads) {
+    if (strcmp(d->run_device, "cuda") != 0) {
+        ops_cpu_set_threads(threads);
+        return ops_cpu();
+    }
+#ifdef SHEAR_HAVE_CUDA
+    if (cuda_device_count() == 0)
+        SHEAR_DIE("%s: run.device is cuda but rank %d sees no CUDA device (check nvidia-smi, CUDA_VISIBLE_DEVICES "
+                  "and --gpus-per-node); run.device: cpu runs on the CPU", d->path, dist->rank);
+    dist_nccl_init(dist); // cudaSetDevice(local rank) before any other CUDA call, then the NCCL communicator
+    return ops_cuda();
+#else
+    (void)threads;
+    SHEAR_DIE("%s: run.device is cuda but this shear was built without the CUDA backend (nvcc was not found at "
+              "configure time; reconfigure with -DSHEAR_CUDA=ON on a machine with the CUDA toolkit); rank %d",
+              d->path, dist->rank);
+#endif
+}
 
 int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w) {
     int n = d->data_n_domains ? d->data_n_domains : s->n_domains;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shear/common.h"
+#include "shear/watchdog.h"
 
 static volatile sig_atomic_t stop_flag = STOP_NONE;
 static double start_time, budget;
@@ -33,7 +34,10 @@ int stop_requested(const Dist *d, double est_step_and_ckpt_s) {
     int mine = stop_flag;
     if (budget > 0 && mine == STOP_NONE && stop_elapsed() + STOP_SAFETY * est_step_and_ckpt_s >= budget)
         mine = STOP_WALLTIME;
+    // every rank meets here once per step: a peer that hangs after the gradient reduction is caught here
+    watchdog_enter("allreduce(stop flag)", -1);
     MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    watchdog_leave();
     (void)d;
     return mine;
 }

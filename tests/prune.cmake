@@ -31,3 +31,16 @@ add_test(NAME prune_errors
          COMMAND bash ${PRUNE_SRC}/errors.sh $<TARGET_FILE:shear> ${PRUNE_SRC}/deck.yaml ${TRAIN_DIR}/np1/model.h5
                  ${TRAIN_DIR}/tokens.h5 ${PRUNE_DIR}/errors)
 set_tests_properties(prune_errors PROPERTIES FIXTURES_REQUIRED "train_store;train_np1" LABELS prune)
+# prune.uniform 0 (non-uniform, CoFi-style): 2 of 2 layers kept so the rows can differ; exact totals over the
+# kept layers, and validation/nonuniform.py's fold (claim 3) against the masked models of both runs
+add_test(NAME prune_nonuniform
+         COMMAND $<TARGET_FILE:shear> prune ${PRUNE_SRC}/deck.yaml --set prune.uniform=0
+                 --set prune.target_n_layers=2 --set prune.source=${TRAIN_DIR}/np1/model.h5
+                 --set data.store=${TRAIN_DIR}/tokens.h5 --set run.out_dir=${PRUNE_DIR}/nonuniform --set run.threads=1)
+set_tests_properties(prune_nonuniform PROPERTIES FIXTURES_REQUIRED "train_store;train_np1"
+                     FIXTURES_SETUP prune_nonuniform LABELS prune TIMEOUT 600)
+add_test(NAME prune_nonuniform_contracts
+         COMMAND ${SHEAR_PYTHON} ${PRUNE_SRC}/check_nonuniform.py ${PRUNE_DIR}/nonuniform ${PRUNE_DIR}/np2 2 1 48
+                 ${PRUNE_DIR})
+set_tests_properties(prune_nonuniform_contracts PROPERTIES FIXTURES_REQUIRED "prune_nonuniform;prune_np2"
+                     LABELS prune)

@@ -576,6 +576,83 @@ static void test_lagrangian_and_step(void) {
     masks_free(&m);
 }
 
+// ---------------- non-uniform mode (prune.uniform 0) ----------------
+
+static void test_nonuniform(void) {
+    // Lagrangian: a 2-D type is one row of L*N gates: sh = 1 - sum s / (L N), term = l1 (sh - T) + l2 (sh - T)^2
+    ModelConfig src = cfg(12, 3, 4, 2, 4, 10), tgt = cfg(12, 3, 2, 1, 4, 6);
+    Masks m;
+    make_ok(&m, &src, &tgt, "head intermediate");
+    m.uniform = 0;
+    size_t n = m.total;
+    float *la = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) la[i] = (float)(-3.0 + 6.0 * rng_uniform(9, 9, i) + (i % 10 < 3 ? 2.0 : 0.0));
+    m.lambda[MASK_HEAD][0] = 0.4f, m.lambda[MASK_HEAD][1] = 0.9f;
+    m.lambda[MASK_INTERMEDIATE][0] = -0.3f, m.lambda[MASK_INTERMEDIATE][1] = 1.7f;
+    double expect = 0.0;
+    for (int t = MASK_HEAD; t <= MASK_INTERMEDIATE; t++) {
+        double kept = 0.0;
+        size_t N = (size_t)m.rows[t] * m.cols[t];
+        for (size_t i = 0; i < N; i++) kept += hc_score(la[m.offset[t] + i]);
+        double diff = (1.0 - kept / N) - (1.0 - (double)m.target[t] / m.cols[t]);
+        expect += m.lambda[t][0] * diff + m.lambda[t][1] * diff * diff;
+    }
+    masks_zero_grad(&m);
+    double term = lag_at(&m, la, 100, 100, 0.0);
+    check("non-uniform Lagrangian = l1 (sh - T) + l2 (sh - T)^2 over the whole type", fabs(term - expect), 1e-12);
+    m.uniform = 1;
+    double term_rows = lag_at(&m, la, 100, 100, 0.0);
+    check_true("the per-row (uniform) term differs on uneven rows", fabs(term_rows - term) > 1e-4);
+    m.uniform = 0;
+    masks_zero_grad(&m);
+    lag_at(&m, la, 100, 100, 0.0);
+    ops->download(g, m.grad, n * sizeof(float));
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        float keep = la[i], h = 1.0f / 1024;
+        la[i] = keep + h;
+        double fp = lag_at(&m, la, 100, 100, 0.0);
+        la[i] = keep - h;
+        double fm = lag_at(&m, la, 100, 100, 0.0);
+        la[i] = keep;
+        num = fmax(num, fabs(g[i] - (fp - fm) / (2.0 * h)));
+        den = fmax(den, fabs((fp - fm) / (2.0 * h)));
+    }
+    check("non-uniform d Lagrangian / d log-alpha vs central differences", num / den, 1e-4);
+    free(la); free(g);
+    masks_free(&m);
+
+    // exact deterministic masks: L_T * I_T best gates over the layers the layer mask keeps
+    ModelConfig s3 = cfg(4, 3, 1, 1, 4, 5), t3 = s3;
+    t3.n_layers = 2, t3.intermediate = 3;
+    Masks u;
+    make_ok(&u, &s3, &t3, "layer intermediate");
+    u.uniform = 0;
+    float lay[3] = {2.0f, -4.0f, 1.0f};   // layer 1 is dropped
+    float in[15] = {4, 4, 4, 4, -1,       // layer 0: four strong channels
+                    4.5f, 4.5f, 4.5f, 4.5f, 4.5f, // layer 1: the strongest, but the layer goes
+                    3, -2, -3, 0.5f, -4}; // layer 2: 3 and 0.5 are the next best
+    set_type(&u, MASK_LAYER, lay);
+    set_type(&u, MASK_INTERMEDIATE, in);
+    masks_deterministic(&u, 1);
+    float z[15];
+    masks_download(&u, MASK_INTERMEDIATE, u.z, z);
+    int kept[3] = {0, 0, 0};
+    for (int i = 0; i < 15; i++) kept[i / 5] += z[i] != 0.0f;
+    check_true("non-uniform exact: 6 = L_T * I_T channels kept, 4 + 0 + 2 (dropped layer ranks nothing)",
+               kept[0] == 4 && kept[1] == 0 && kept[2] == 2 && z[10] != 0.0f && z[13] != 0.0f);
+    // expected zeros over the whole type: k = round(15 - sum s)
+    masks_deterministic(&u, 0);
+    masks_download(&u, MASK_INTERMEDIATE, u.z, z);
+    double sum_s = 0.0;
+    for (int i = 0; i < 15; i++) sum_s += hc_score(fmax(fmin(in[i], 4.605170185988091), -4.605170185988091));
+    int zeros = 0;
+    for (int i = 0; i < 15; i++) zeros += z[i] == 0.0f;
+    check_true("non-uniform expected zeros: round(L N - sum s) zeros over the whole type",
+               zeros == (int)nearbyint(15.0 - sum_s));
+    masks_free(&u);
+}
+
 int main(void) {
     ops = ops_cpu();
     test_scores();
@@ -585,6 +662,7 @@ int main(void) {
     test_sample_stats();
     test_sample_coordinates();
     test_lagrangian_and_step();
+    test_nonuniform();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

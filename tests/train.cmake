@@ -25,8 +25,12 @@ add_test(NAME cli_errors COMMAND bash ${TRAIN_SRC}/cli_errors.sh $<TARGET_FILE:s
 set_tests_properties(cli_errors PROPERTIES FIXTURES_REQUIRED "train_store;train_np1")
 # a small store runs out many times in 100 steps: the epoch line is printed at epochs 1, 2, 4, 8, ... only
 add_test(NAME train_epoch_log
-         COMMAND $<TARGET_FILE:shear> train ${TRAIN_SRC}/deck.yaml --set data.store=${TRAIN_DIR}/tokens.h5
-                 --set run.out_dir=${TRAIN_DIR}/epochs --set train.steps=100 --set run.threads=1)
+         COMMAND bash -c "rm -rf \"$1\" && exec \"$0\" train \"$2\" --set data.store=\"$3\" --set run.out_dir=\"$1\" --set train.steps=100 --set run.threads=1"
+                 $<TARGET_FILE:shear> ${TRAIN_DIR}/epochs ${TRAIN_SRC}/deck.yaml ${TRAIN_DIR}/tokens.h5)
 set_tests_properties(train_epoch_log PROPERTIES FIXTURES_REQUIRED train_store
                      PASS_REGULAR_EXPRESSION "epoch 4 starts with a new shuffle"
                      FAIL_REGULAR_EXPRESSION "epoch (3|5|6|7) starts")
+# run.device: cuda where no GPU can run it: one clear error, nothing written (skips where a GPU is visible)
+add_test(NAME train_device_error COMMAND bash ${TRAIN_SRC}/device_error.sh $<TARGET_FILE:shear> ${TRAIN_SRC}/deck.yaml
+                                         ${TRAIN_DIR}/tokens.h5 ${TRAIN_DIR}/device)
+set_tests_properties(train_device_error PROPERTIES FIXTURES_REQUIRED train_store SKIP_RETURN_CODE 77)

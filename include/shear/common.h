@@ -14,10 +14,14 @@
 #define SHEAR_EXIT_USAGE 2
 #define SHEAR_EXIT_CHECKPOINTED 75
 
-// Prints "shear: error: <msg> (file:line)" and exits every rank (MPI_Abort when MPI is up, exit otherwise).
+// Prints "shear: error: <msg> (file:line)" and exits every rank (through the fatal hook when MPI is up).
 // The message names what is wrong and what was expected; that is the whole user-facing contract.
 void shear_die(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
 #define SHEAR_DIE(...) shear_die(__FILE__, __LINE__, __VA_ARGS__)
+// Called by shear_die after the message, before exit (from any thread: the watchdog dies too). dist_init
+// registers the one that aborts live NCCL communicators and MPI_Abort's a multi-rank job, so no rank waits
+// forever in a collective for a dead peer; without it (tools, tests before MPI) shear_die just exits.
+void shear_set_fatal_hook(void (*hook)(int code));
 #define SHEAR_CHECK(cond, ...) do { if (!(cond)) shear_die(__FILE__, __LINE__, __VA_ARGS__); } while (0)
 
 // A file being written under a temporary name before its rename: until shear_tmp_done, shear_die removes it, so a

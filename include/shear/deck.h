@@ -72,6 +72,7 @@ typedef struct {
     double prune_lr_lambda;             // learning rate of the Lagrange multipliers (negative = ascent)
     double prune_log_alpha_init;        // log-alpha init mean
     double prune_log_alpha_init_std;    // log-alpha init std
+    int prune_uniform;                  // 1 = per-layer targets (targeted); 0 = per-type totals (non-uniform)
 
     // dbl: dynamic batch loading
     char dbl_rule[DECK_NAME_LEN];       // "paper" (clamp at 0), "code" (no clamp), "constant" (no updates)
@@ -89,12 +90,17 @@ typedef struct {
     char run_out_dir[DECK_PATH_LEN];
     int run_log_every;  // progress line every N steps
     int run_threads;    // OpenMP threads per rank; 0 = OMP_NUM_THREADS or all cores / local ranks
+    double run_peak_tflops; // peak TFLOP/s per rank for the progress line's MFU; 0 = auto (CUDA: from the device)
     int run_ckpt_every; // checkpoint every N steps; 0 = only when stopping and at the end
     int run_keep_last;  // committed checkpoints kept (0 = all)
     int run_major_every;// checkpoints at multiples of N steps are never deleted (0 = none)
     double run_walltime;// seconds this process may run before it checkpoints and exits 75 (0 = no budget)
     int run_fallback;   // 1 = resume from an older checkpoint when the newest is corrupt
     int run_verify;     // 1 = verify checksums when resuming
+    int run_zero;       // 1 = ZeRO-1: Adam state sharded over the ranks (shear/zero.h); 0 = replicated
+    int run_zero_bucket;// floats per ZeRO-1 bucket over all ranks
+    int run_watchdog;   // seconds one collective may take before the job is aborted (0 = no watchdog)
+    char run_device[DECK_NAME_LEN];     // "cpu" or "cuda": the ops backend of train and prune
 
     // the verbatim text of the deck and where it came from: stored in every output
     char path[DECK_PATH_LEN];

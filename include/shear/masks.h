@@ -33,6 +33,11 @@ typedef struct {
     int rows[MASK_TYPES], cols[MASK_TYPES]; // layer/head_layer/mlp 1 x L, head L x G (G = n_kv_heads, gates per KV
                                  // group; == H for MHA), intermediate L x I, hidden 1 x d (set for every type)
     int target[MASK_TYPES];      // kept gates per row at the target (L_T, G_T, I_T, d_T)
+    int uniform;                 // 1 (masks_create's default): the Lagrangian and the deterministic masks work
+                                 // row by row, so every layer reaches the target (targeted pruning). 0
+                                 // (prune.uniform: 0, CoFi-style): a 2-D type's rows count as one row of L*N
+                                 // gates: only its total is pulled to L*target, and the exact deterministic
+                                 // mask keeps the L_T*target best gates of the layers the layer mask keeps
     size_t offset[MASK_TYPES], total; // into the [total] buffers below (types that are off: an empty range)
     float *log_alpha;            // [total] backend
     float *grad;                 // [total] d loss / d log_alpha (accumulated)

@@ -8,9 +8,14 @@
 
 #include "shear/deck.h"
 #include "shear/dist.h"
+#include "shear/ops.h"
 #include "shear/sampler.h"
 #include "shear/store.h"
 
+// The ops backend of run.device, ready to use: "cpu" sets `threads` OpenMP/BLAS threads; "cuda" selects this
+// rank's GPU and sets up NCCL (dist_nccl_init) first. Dies with what is missing: a build without CUDA, or no
+// visible device. Call right after the deck is read, before anything is allocated.
+const ShearOps *run_backend(Dist *dist, const Deck *d, int threads);
 // The deck's domains (or all of the store's) as store indices, and the initial proportions (deck or by train
 // sequences), normalised. Dies naming a domain that the store lacks. Returns the number of domains.
 int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w);

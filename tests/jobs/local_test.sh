@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# jobscripts/local/run.sh: with a 2-s budget per segment (SHEAR_SEGMENT -> run.walltime) shear stops with exit 75
-# several times; the launcher starts it again each time until the run finishes, and the end state equals an
+# jobscripts/local/run.sh: with a budget per segment (SHEAR_SEGMENT -> run.walltime) of a third of what the
+# uninterrupted run took here (at least 1 s: a fast machine ran 1500 steps inside a fixed 2-s budget), shear stops
+# with exit 75 several times; the launcher starts it again each time until the run finishes, and the end state equals an
 # uninterrupted run's bit for bit.
 # usage: local_test.sh SHEAR DECK STORE WORK
 set -u
@@ -9,12 +10,16 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$WORK"; mkdir -p "$WORK"
 pass=0 fail=0
 check() { if "$@"; then pass=$((pass+1)); else echo "FAIL: $*"; fail=$((fail+1)); fi; }
-STEPS=1500
+STEPS=4000
 S=(--set data.store="$STORE" --set train.steps="$STEPS" --set run.ckpt_every=0 --set run.threads=1 --set run.log_every=500)
+t0=$(date +%s.%N)
 mpirun --oversubscribe --allow-run-as-root --mca btl self,vader -np 2 "$SHEAR" train "$DECK" "${S[@]}" \
   --set run.out_dir="$WORK/straight" > "$WORK/straight.log" 2>&1
 check test $? -eq 0
-SHEAR=$SHEAR SHEAR_SEGMENT=2 MPI_ARGS="--oversubscribe --mca btl self,vader" \
+segment=$(/usr/bin/python3 -c "import sys; print(f'{max(1.0, (float(sys.argv[2]) - float(sys.argv[1])) / 3):.2f}')" \
+          "$t0" "$(date +%s.%N)")
+echo "uninterrupted run: segments of $segment s"
+SHEAR=$SHEAR SHEAR_SEGMENT=$segment MPI_ARGS="--oversubscribe --mca btl self,vader" \
   bash "$ROOT/jobscripts/local/run.sh" -n 2 train "$DECK" "${S[@]}" --set run.out_dir="$WORK/run" > "$WORK/run.log" 2>&1
 check test $? -eq 0
 check grep -q "wall-clock budget" "$WORK/run.log"

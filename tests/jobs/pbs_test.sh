@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # jobscripts/pbs/shear.pbs under a fake PBS environment (OpenPBS is not in Debian): PBS_NODEFILE with two
 # localhost lines, PBS_JOBID, PBS_O_WORKDIR, and a fake qsub that records its arguments. The walltime minus the
-# margin leaves shear a 2 s budget, far below the run's length: shear checkpoints and exits 75, the script
-# resubmits itself (qsub -W depend=afterany:JOBID with the command in -v); running the script again, as the
-# resubmitted job would, resumes until the run finishes, and the end state equals an uninterrupted run's.
+# margin leaves shear a 2 s budget, far below the run's length (6000 steps: a fast machine ran 1500 in 2 s):
+# shear checkpoints and exits 75, the script resubmits itself (qsub -W depend=afterany:JOBID with the command
+# in -v); running the script again, as the resubmitted job would, resumes until the run finishes, and the end
+# state equals an uninterrupted run's.
 # usage: pbs_test.sh SHEAR DECK STORE WORK
 set -u
 SHEAR=$1 DECK=$2 STORE=$3 WORK=$4
@@ -21,7 +22,7 @@ echo "\$n.fakepbs"
 FAKE
 chmod +x "$WORK/bin/qsub"
 printf 'localhost\nlocalhost\n' > "$WORK/nodefile"
-STEPS=1500
+STEPS=6000
 S=(--set data.store="$STORE" --set train.steps="$STEPS" --set run.ckpt_every=0 --set run.threads=1 --set run.log_every=500)
 mpirun --oversubscribe --allow-run-as-root --mca btl self,vader -np 2 "$SHEAR" train "$DECK" "${S[@]}" \
   --set run.out_dir="$WORK/straight" > "$WORK/straight.log" 2>&1
@@ -44,7 +45,7 @@ check grep -qx -- "depend=afterany:0.fakepbs" "$WORK/submit/0.args"
 check grep -q "CMD=train,DECK=$DECK,.*SHEAR_RESTART=1" "$WORK/submit/0.args"
 check grep -qx "$ROOT/jobscripts/pbs/shear.pbs" "$WORK/submit/0.args"
 i=1
-while ((rc == 75 && i < 30)); do job $i; rc=$?; i=$((i + 1)); done
+while ((rc == 75 && i < 100)); do job $i; rc=$?; i=$((i + 1)); done
 echo "finished after $i jobs"
 check test $rc -eq 0
 check test "$i" -ge 2

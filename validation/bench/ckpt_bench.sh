@@ -11,7 +11,7 @@ bin="$build/tests/test_ckpt"
 [ -x "$bin" ] || { echo "build test_ckpt first: cmake --build $build --target test_ckpt" >&2; exit 2; }
 mkdir -p "$out"
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(df -h "$out" | awk 'NR==2{print $1" "$2}')"
-for np in ${ranks[@]}; do
+for np in "${ranks[@]}"; do
   for io in ompio romio321; do
     rm -rf "$out/np$np"
     echo -n "{\"io\":\"$io\"} "
