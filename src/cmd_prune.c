@@ -103,7 +103,8 @@ int cmd_prune(int argc, char **argv) {
     const int on_cuda = strcmp(ops->name, "cuda") == 0;
     MemPlan plan = {src, deck.train_seq_len, dist.size, deck.run_zero, (size_t)deck.run_zero_bucket,
                     memest_mask_gates(&src, deck.prune_masks, deck.prune_n_masks),
-                    strcmp(deck.dbl_rule, "constant") != 0 && strcmp(deck.dbl_reference, "source") == 0, on_cuda};
+                    strcmp(deck.dbl_rule, "constant") != 0 && strcmp(deck.dbl_reference, "source") == 0, on_cuda,
+                    deck.run_recompute};
     memest_run_check(&plan, &dist, deck.train_micro_batch, deck.train_global_batch, deck.path);
     char peak_what[64];
     const double peak = flops_run_peak_tflops(deck.run_peak_tflops, on_cuda, peak_what, sizeof peak_what);
@@ -118,6 +119,7 @@ int cmd_prune(int argc, char **argv) {
     modelfile_load_weights(deck.prune_source, &model);
     masks_init_log_alpha(&mk, (uint64_t)deck.train_seed, deck.prune_log_alpha_init, deck.prune_log_alpha_init_std);
     int T = deck.train_seq_len, G = deck.train_global_batch, mb = deck.train_micro_batch;
+    model_set_recompute(&model, deck.run_recompute);
     model_alloc_acts(&model, mb, T);
     Zero zero; // run.zero: 1 shards the Adam state over the ranks (ZeRO-1), 0 replicates it
     zero_init(&zero, &dist, ops, model.table.total, deck.run_zero, (size_t)deck.run_zero_bucket);

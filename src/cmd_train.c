@@ -70,7 +70,8 @@ int cmd_train(int argc, char **argv) {
     // ---- memory: the estimate fails a run that cannot fit before anything is allocated ----
     const int on_cuda = strcmp(ops->name, "cuda") == 0;
     MemPlan plan = {cfg, deck.train_seq_len, dist.size, deck.run_zero, (size_t)deck.run_zero_bucket, 0,
-                    strcmp(deck.dbl_rule, "constant") != 0 && strcmp(deck.dbl_reference, "source") == 0, on_cuda};
+                    strcmp(deck.dbl_rule, "constant") != 0 && strcmp(deck.dbl_reference, "source") == 0, on_cuda,
+                    deck.run_recompute};
     memest_run_check(&plan, &dist, deck.train_micro_batch, deck.train_global_batch, deck.path);
     char peak_what[64];
     const double peak = flops_run_peak_tflops(deck.run_peak_tflops, on_cuda, peak_what, sizeof peak_what);
@@ -80,6 +81,7 @@ int cmd_train(int argc, char **argv) {
     if (deck.train_init[0]) modelfile_load_weights(deck.train_init, &model);
     else model_init_weights(&model, (uint64_t)deck.train_seed, (float)deck.model_init_std);
     int T = deck.train_seq_len, G = deck.train_global_batch, mb = deck.train_micro_batch;
+    model_set_recompute(&model, deck.run_recompute);
     model_alloc_acts(&model, mb, T);
     Zero zero; // run.zero: 1 shards the Adam state over the ranks (ZeRO-1), 0 replicates it
     zero_init(&zero, &dist, ops, model.table.total, deck.run_zero, (size_t)deck.run_zero_bucket);

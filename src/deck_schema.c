@@ -118,6 +118,9 @@ const DeckKey DECK_SCHEMA[] = {
             "seconds one collective may wait before the watchdog aborts the job (a dead or hung rank); 0 = off"),
     KEY_ENUM(run, device, "cpu", "cpu|cuda",
              "backend: cpu (OpenMP + BLAS) or cuda (one GPU per rank, NCCL; needs a CUDA build and a GPU)"),
+    KEY_INT(run, recompute, "0", 0, 1,
+            "1 = keep only each block's input and recompute its activations in the backward pass (less memory, "
+            "one more forward); 0 = keep every activation"),
 };
 
 const size_t DECK_SCHEMA_LEN = sizeof DECK_SCHEMA / sizeof DECK_SCHEMA[0];

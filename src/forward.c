@@ -78,55 +78,87 @@ static void upload_batch(Model *m, int B, const int32_t *tokens, const int32_t *
     m->ops->upload(m->targets, targets, N * sizeof(int32_t));
 }
 
-// Runs the blocks and the final norm on rows already uploaded. Activations for the backward pass are kept.
-static void forward_blocks(Model *m, int B, const ModelGates *gt) {
+// One block's activations: layer slot `s` of the per-layer buffers (s = l, or 0 with recompute).
+typedef struct {
+    float *xn1, *rstd1;        // [N, d], [N]
+    float *q, *k, *v;          // [N, H*hd], [N, Hkv*hd], [N, Hkv*hd]
+    float *att, *attg, *lse;   // [N, H*hd], [N, H*hd], [B, H, T]
+    float *ao, *xm, *xn2, *rstd2; // [N, d] x3, [N]
+    float *mg, *mu, *mug, *mh; // [N, I]
+    float *mo;                 // [N, d]
+} BlockActs;
+
+static BlockActs block_acts(Model *m, int l) {
+    const ModelConfig *c = &m->cfg;
+    size_t s = m->recompute ? 0 : (size_t)l, NT = (size_t)m->B * m->T; // NT: stride of per-layer buffers
+    size_t d = (size_t)c->dim, I = (size_t)c->intermediate, H = (size_t)c->n_heads;
+    size_t qd = H * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
+    BlockActs a = {
+        m->xn1 + s * NT * d, m->rstd1 + s * NT,
+        m->q + s * NT * qd, m->k + s * NT * kvd, m->v + s * NT * kvd,
+        m->att + s * NT * qd, m->attg + s * NT * qd, m->lse + s * NT * H,
+        m->ao + s * NT * d, m->x_mid + s * NT * d, m->xn2 + s * NT * d, m->rstd2 + s * NT,
+        m->mg + s * NT * I, m->mu + s * NT * I, m->mug + s * NT * I, m->mh + s * NT * I,
+        m->mo + s * NT * d,
+    };
+    return a;
+}
+
+// Forward of block l from x[l] into its activation slot; x[l+1] too when write_out (the recompute before the
+// backward skips it: x[l+1] is kept and nothing after reads it again).
+static void block_fwd(Model *m, int B, const ModelGates *gt, int l, int write_out) {
     const ShearOps *o = m->ops;
     const ModelConfig *c = &m->cfg;
     int T = m->T, d = c->dim, H = c->n_heads, Hkv = c->n_kv_heads, hd = c->head_dim, I = c->intermediate;
     int qd = H * hd, kvd = Hkv * hd;
-    size_t N = (size_t)B * T, NT = (size_t)m->B * T; // NT: stride of per-layer buffers
-    o->embedding_fwd(m->x, m->tokens, W(m, 0), N, d);
-    for (int l = 0; l < c->n_layers; l++) {
-        float *x = m->x + (size_t)l * NT * d, *xn1 = m->xn1 + (size_t)l * NT * d;
-        float *q = m->q + (size_t)l * NT * qd, *k = m->k + (size_t)l * NT * kvd, *v = m->v + (size_t)l * NT * kvd;
-        float *att = m->att + (size_t)l * NT * qd, *attg = m->attg + (size_t)l * NT * qd;
-        float *lse = m->lse + (size_t)l * NT * H, *ao = m->ao + (size_t)l * NT * d;
-        float *xm = m->x_mid + (size_t)l * NT * d, *xn2 = m->xn2 + (size_t)l * NT * d;
-        float *mg = m->mg + (size_t)l * NT * I, *mu = m->mu + (size_t)l * NT * I;
-        float *mug = m->mug + (size_t)l * NT * I, *mh = m->mh + (size_t)l * NT * I;
-        float *mo = m->mo + (size_t)l * NT * d, *xnext = m->x + (size_t)(l + 1) * NT * d;
-        const float *zh = gt ? gt->hidden : NULL;
+    size_t N = (size_t)B * T, NT = (size_t)m->B * T;
+    const float *x = m->x + (size_t)l * NT * d;
+    float *xnext = m->x + (size_t)(l + 1) * NT * d;
+    BlockActs a = block_acts(m, l);
+    const float *zh = gt ? gt->hidden : NULL;
 
-        o->rmsnorm_fwd(xn1, m->rstd1 + (size_t)l * NT, x, W(m, pidx(l, 7)), zh, N, d, c->norm_eps);
-        o->matmul_fwd(q, xn1, W(m, pidx(l, 0)), N, d, qd);
-        o->matmul_fwd(k, xn1, W(m, pidx(l, 1)), N, d, kvd);
-        o->matmul_fwd(v, xn1, W(m, pidx(l, 2)), N, d, kvd);
-        o->rope_fwd(q, (size_t)B, T, H, hd, c->rope_theta);
-        o->rope_fwd(k, (size_t)B, T, Hkv, hd, c->rope_theta);
-        o->attention_fwd(att, lse, q, k, v, (size_t)B, T, H, Hkv, hd);
-        const float *o_in = att;
-        if (gt && gt->head) {
-            // one gate per KV group: it covers the context of the group's H/Hkv query heads
-            o->gate_fwd(attg, att, gt->head + (size_t)l * Hkv, N, qd, hd * (H / Hkv));
-            o_in = attg;
-        }
-        o->matmul_fwd(ao, o_in, W(m, pidx(l, 3)), N, qd, d);
-        BranchGates ba = attn_gates(gt, l);
-        branch_add_fwd(m, xm, x, ao, &ba, N);
-
-        o->rmsnorm_fwd(xn2, m->rstd2 + (size_t)l * NT, xm, W(m, pidx(l, 8)), zh, N, d, c->norm_eps);
-        o->matmul_fwd(mg, xn2, W(m, pidx(l, 4)), N, d, I);
-        o->matmul_fwd(mu, xn2, W(m, pidx(l, 5)), N, d, I);
-        const float *up = mu;
-        if (gt && gt->intermediate) {
-            o->gate_fwd(mug, mu, gt->intermediate + (size_t)l * I, N, I, 1);
-            up = mug;
-        }
-        o->swiglu_fwd(mh, mg, up, N, I);
-        o->matmul_fwd(mo, mh, W(m, pidx(l, 6)), N, I, d);
-        BranchGates bm = mlp_gates(gt, l);
-        branch_add_fwd(m, xnext, xm, mo, &bm, N);
+    o->rmsnorm_fwd(a.xn1, a.rstd1, x, W(m, pidx(l, 7)), zh, N, d, c->norm_eps);
+    o->matmul_fwd(a.q, a.xn1, W(m, pidx(l, 0)), N, d, qd);
+    o->matmul_fwd(a.k, a.xn1, W(m, pidx(l, 1)), N, d, kvd);
+    o->matmul_fwd(a.v, a.xn1, W(m, pidx(l, 2)), N, d, kvd);
+    o->rope_fwd(a.q, (size_t)B, T, H, hd, c->rope_theta);
+    o->rope_fwd(a.k, (size_t)B, T, Hkv, hd, c->rope_theta);
+    o->attention_fwd(a.att, a.lse, a.q, a.k, a.v, (size_t)B, T, H, Hkv, hd);
+    const float *o_in = a.att;
+    if (gt && gt->head) {
+        // one gate per KV group: it covers the context of the group's H/Hkv query heads
+        o->gate_fwd(a.attg, a.att, gt->head + (size_t)l * Hkv, N, qd, hd * (H / Hkv));
+        o_in = a.attg;
     }
+    o->matmul_fwd(a.ao, o_in, W(m, pidx(l, 3)), N, qd, d);
+    BranchGates ba = attn_gates(gt, l);
+    branch_add_fwd(m, a.xm, x, a.ao, &ba, N);
+
+    o->rmsnorm_fwd(a.xn2, a.rstd2, a.xm, W(m, pidx(l, 8)), zh, N, d, c->norm_eps);
+    o->matmul_fwd(a.mg, a.xn2, W(m, pidx(l, 4)), N, d, I);
+    o->matmul_fwd(a.mu, a.xn2, W(m, pidx(l, 5)), N, d, I);
+    const float *up = a.mu;
+    if (gt && gt->intermediate) {
+        o->gate_fwd(a.mug, a.mu, gt->intermediate + (size_t)l * I, N, I, 1);
+        up = a.mug;
+    }
+    o->swiglu_fwd(a.mh, a.mg, up, N, I);
+    o->matmul_fwd(a.mo, a.mh, W(m, pidx(l, 6)), N, I, d);
+    if (write_out) {
+        BranchGates bm = mlp_gates(gt, l);
+        branch_add_fwd(m, xnext, a.xm, a.mo, &bm, N);
+    }
+}
+
+// Runs the blocks and the final norm on rows already uploaded. Activations for the backward pass are kept
+// (with recompute: only the block inputs x and the last block's activations).
+static void forward_blocks(Model *m, int B, const ModelGates *gt) {
+    const ShearOps *o = m->ops;
+    const ModelConfig *c = &m->cfg;
+    int d = c->dim;
+    size_t N = (size_t)B * m->T, NT = (size_t)m->B * m->T; // NT: stride of per-layer buffers
+    o->embedding_fwd(m->x, m->tokens, W(m, 0), N, d);
+    for (int l = 0; l < c->n_layers; l++) block_fwd(m, B, gt, l, 1);
     int nf = m->table.n - 2;
     o->rmsnorm_fwd(m->xnf, m->rstdf, m->x + (size_t)c->n_layers * NT * d, W(m, nf), gt ? gt->hidden : NULL, N, d,
                    c->norm_eps);
@@ -168,14 +200,13 @@ double model_forward_backward(Model *m, int B, const int32_t *tokens, const int3
     o->rmsnorm_bwd(m->dx, G(m, nf), dzh, m->dxn, m->x + (size_t)c->n_layers * NT * d, W(m, nf), zh, m->rstdf, N, d);
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
-        float *x = m->x + (size_t)l * NT * d, *xn1 = m->xn1 + (size_t)l * NT * d;
-        float *q = m->q + (size_t)l * NT * qd, *k = m->k + (size_t)l * NT * kvd, *v = m->v + (size_t)l * NT * kvd;
-        float *att = m->att + (size_t)l * NT * qd, *attg = m->attg + (size_t)l * NT * qd;
-        float *lse = m->lse + (size_t)l * NT * H, *ao = m->ao + (size_t)l * NT * d;
-        float *xm = m->x_mid + (size_t)l * NT * d, *xn2 = m->xn2 + (size_t)l * NT * d;
-        float *mg = m->mg + (size_t)l * NT * I, *mu = m->mu + (size_t)l * NT * I;
-        float *mug = m->mug + (size_t)l * NT * I, *mh = m->mh + (size_t)l * NT * I;
-        float *mo = m->mo + (size_t)l * NT * d;
+        // the last block's activations are still in the slot; every other block is recomputed from x[l] with
+        // the same ops, weights and gates, so what the backward reads is bitwise what the forward produced
+        if (m->recompute && l != c->n_layers - 1) block_fwd(m, B, gt, l, 0);
+        BlockActs a = block_acts(m, l);
+        float *x = m->x + (size_t)l * NT * d, *xn1 = a.xn1;
+        float *q = a.q, *k = a.k, *v = a.v, *att = a.att, *attg = a.attg, *lse = a.lse, *ao = a.ao;
+        float *xm = a.xm, *xn2 = a.xn2, *mg = a.mg, *mu = a.mu, *mug = a.mug, *mh = a.mh, *mo = a.mo;
 
         // ---- MLP branch: m->dx holds dL/dx_{l+1}; the residual passes it to x_mid unchanged ----
         BranchGates bm = mlp_gates(gt, l);
@@ -195,7 +226,7 @@ double model_forward_backward(Model *m, int B, const int32_t *tokens, const int3
         o->zero(m->dxn, nd * sizeof(float));
         o->matmul_bwd(m->dxn, G(m, pidx(l, 4)), m->dmg, xn2, W(m, pidx(l, 4)), N, d, I);
         o->matmul_bwd(m->dxn, G(m, pidx(l, 5)), m->dmu, xn2, W(m, pidx(l, 5)), N, d, I);
-        o->rmsnorm_bwd(m->dx, G(m, pidx(l, 8)), dzh, m->dxn, xm, W(m, pidx(l, 8)), zh, m->rstd2 + (size_t)l * NT, N, d);
+        o->rmsnorm_bwd(m->dx, G(m, pidx(l, 8)), dzh, m->dxn, xm, W(m, pidx(l, 8)), zh, a.rstd2, N, d);
 
         // ---- attention branch: m->dx holds dL/dx_mid ----
         BranchGates ba = attn_gates(gt, l);
@@ -220,7 +251,7 @@ double model_forward_backward(Model *m, int B, const int32_t *tokens, const int3
         o->matmul_bwd(m->dxn, G(m, pidx(l, 0)), m->dq, xn1, W(m, pidx(l, 0)), N, d, qd);
         o->matmul_bwd(m->dxn, G(m, pidx(l, 1)), m->dk, xn1, W(m, pidx(l, 1)), N, d, kvd);
         o->matmul_bwd(m->dxn, G(m, pidx(l, 2)), m->dv, xn1, W(m, pidx(l, 2)), N, d, kvd);
-        o->rmsnorm_bwd(m->dx, G(m, pidx(l, 7)), dzh, m->dxn, x, W(m, pidx(l, 7)), zh, m->rstd1 + (size_t)l * NT, N, d);
+        o->rmsnorm_bwd(m->dx, G(m, pidx(l, 7)), dzh, m->dxn, x, W(m, pidx(l, 7)), zh, a.rstd1, N, d);
     }
     o->embedding_bwd(G(m, 0), m->dx, m->tokens, N, d);
     return loss;

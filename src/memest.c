@@ -15,15 +15,17 @@
 #include "cuda_meminfo.h"
 #endif
 
-size_t memest_acts_bytes(const ModelConfig *c, int B, int T) {
-    // buffer by buffer as model_alloc_acts allocates them, so the two are read side by side
-    size_t N = (size_t)B * T, L = (size_t)c->n_layers, d = (size_t)c->dim, I = (size_t)c->intermediate;
+size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int recompute) {
+    // buffer by buffer as model_alloc_acts allocates them, so the two are read side by side; L here is the
+    // layers of the per-layer buffers (one block with recompute), x always keeps all n_layers + 1
+    size_t N = (size_t)B * T, L = recompute ? 1 : (size_t)c->n_layers;
+    size_t d = (size_t)c->dim, I = (size_t)c->intermediate;
     size_t H = (size_t)c->n_heads, qd = H * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     size_t wide = d > qd ? d : qd;
     if (I > wide) wide = I;
     size_t big = qd > I ? qd : I;
     size_t f = 0; // floats
-    f += (L + 1) * N * d;                 // x
+    f += ((size_t)c->n_layers + 1) * N * d; // x
     f += L * N * d + L * N;               // xn1, rstd1
     f += L * N * qd + 2 * L * N * kvd;    // q, k, v
     f += L * N * qd + L * N * H;          // att, lse
@@ -85,10 +87,10 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
         e->optim = 2 * P * sizeof(float);
     }
     e->masks = 7 * p->mask_gates * sizeof(float);
-    e->acts = memest_acts_bytes(&p->cfg, B, p->T);
+    e->acts = memest_acts_bytes(&p->cfg, B, p->T, p->recompute);
     e->workspace = memest_classifier_bytes(&p->cfg, B, p->T, p->cuda);
-    // the reference model is created with the same micro-batch and seq_len (src/dbl_run.c)
-    if (p->ref_eval) e->reference = 2 * P * sizeof(float) + e->acts;
+    // the reference model is created with the same micro-batch and seq_len (src/dbl_run.c), without recompute
+    if (p->ref_eval) e->reference = 2 * P * sizeof(float) + memest_acts_bytes(&p->cfg, B, p->T, 0);
     e->total = e->weights + e->grads + e->optim + e->masks + e->acts + e->workspace + e->reference;
 }
 

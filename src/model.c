@@ -125,14 +125,19 @@ static void free_acts(Model *m) {
         if (bufs[i]) o->free(bufs[i]);
 }
 
+void model_set_recompute(Model *m, int on) { m->recompute = on ? 1 : 0; }
+
 void model_alloc_acts(Model *m, int B, int T) {
-    if (m->B == B && m->T == T) return;
+    const ModelConfig *c = &m->cfg;
+    // recompute keeps x for every layer; the per-layer activations of one block are enough
+    int acts_layers = m->recompute ? 1 : c->n_layers;
+    if (m->B == B && m->T == T && m->acts_layers == acts_layers) return;
     if (m->tokens) free_acts(m);
     const ShearOps *o = m->ops;
-    const ModelConfig *c = &m->cfg;
     m->B = B;
     m->T = T;
-    size_t N = (size_t)B * T, L = (size_t)c->n_layers, d = (size_t)c->dim, I = (size_t)c->intermediate;
+    m->acts_layers = acts_layers;
+    size_t N = (size_t)B * T, L = (size_t)acts_layers, d = (size_t)c->dim, I = (size_t)c->intermediate;
     size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     size_t wide = d > qd ? d : qd;
     if (I > wide) wide = I;
@@ -140,7 +145,7 @@ void model_alloc_acts(Model *m, int B, int T) {
 #define F(n) ((float *)o->alloc((n) * sizeof(float)))
     m->tokens = o->alloc(N * sizeof(int32_t));
     m->targets = o->alloc(N * sizeof(int32_t));
-    m->x = F((L + 1) * N * d);
+    m->x = F(((size_t)c->n_layers + 1) * N * d);
     m->xn1 = F(L * N * d);
     m->rstd1 = F(L * N);
     m->q = F(L * N * qd);

@@ -3,7 +3,7 @@
 // (VmHWM after - VmRSS before) over model_create + model_alloc_acts + adamw_create + forward/backward + an
 // AdamW step must lie within [0.95, 1.15] x the estimate: the estimate counts every buffer the code allocates,
 // and what it leaves out (OpenBLAS's thread buffers, kernel scratch of one row) stays under 15% here (measured:
-// 1.04 and 1.07).
+// 1.04 and 1.07; a deeper GQA shape 1.02 with run.recompute = 0 and 1.05 with 1).
 // Also: the largest micro-batch that fits, and the available-memory knob SHEAR_MEM_AVAILABLE.
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,19 @@
 #include "shear/memest.h"
 #include "shear/model.h"
 #include "shear/optim.h"
+
+// AddressSanitizer pads every allocation with redzones and keeps freed blocks in quarantine, so the process
+// takes more than the buffers: under it only the lower bound is checked.
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
 
 static int fails, passes;
 #define CHECK(cond, ...) \
@@ -33,9 +46,9 @@ static long status_kb(const char *field) {
     return kb;
 }
 
-static void measure(const char *name, ModelConfig c, int B, int T) {
+static void measure(const char *name, ModelConfig c, int B, int T, int recompute) {
     const ShearOps *ops = ops_cpu();
-    MemPlan plan = {c, T, 1, 0, 0, 0, 0, 0};
+    MemPlan plan = {c, T, 1, 0, 0, 0, 0, 0, recompute};
     MemEstimate e;
     memest_compute(&plan, B, &e);
     int32_t *tok = malloc((size_t)B * T * sizeof(int32_t)), *tgt = malloc((size_t)B * T * sizeof(int32_t));
@@ -50,6 +63,7 @@ static void measure(const char *name, ModelConfig c, int B, int T) {
     Model m;
     model_create(&m, ops, &c);
     model_init_weights(&m, 1, 0.02f);
+    model_set_recompute(&m, recompute);
     model_alloc_acts(&m, B, T);
     AdamW opt;
     adamw_create(&opt, ops, m.table.total);
@@ -65,7 +79,12 @@ static void measure(const char *name, ModelConfig c, int B, int T) {
     printf("%-4s d=%d L=%d H=%d kv=%d hd=%d I=%d V=%d B=%d T=%d: estimate %s (weights %.1f MiB, acts %.1f MiB), "
            "measured peak RSS growth %s: ratio %.3f (loss %.3f)\n", name, c.dim, c.n_layers, c.n_heads, c.n_kv_heads,
            c.head_dim, c.intermediate, c.vocab, B, T, es, e.weights / 1048576.0, e.acts / 1048576.0, gs, ratio, loss);
-    CHECK(ratio >= 0.95 && ratio <= 1.15, "%s: measured / estimate = %.3f, expected within [0.95, 1.15]", name, ratio);
+    if (UNDER_ASAN)
+        CHECK(ratio >= 0.95, "%s: measured / estimate = %.3f, expected >= 0.95 (AddressSanitizer build: no upper bound)",
+              name, ratio);
+    else
+        CHECK(ratio >= 0.95 && ratio <= 1.15, "%s: measured / estimate = %.3f, expected within [0.95, 1.15]", name,
+              ratio);
     adamw_free(&opt);
     model_free(&m);
     free(tok);
@@ -74,12 +93,12 @@ static void measure(const char *name, ModelConfig c, int B, int T) {
 
 // Each shape in its own process: glibc keeps freed blocks of one run for the next, which would then grow less.
 // Forked before this process starts any OpenMP threads.
-static void measure_in_child(const char *name, ModelConfig c, int B, int T) {
+static void measure_in_child(const char *name, ModelConfig c, int B, int T, int recompute) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         ops_cpu_set_threads(2);
-        measure(name, c, B, T);
+        measure(name, c, B, T, recompute);
         fflush(stdout);
         _exit(fails ? 1 : 0);
     }
@@ -89,12 +108,26 @@ static void measure_in_child(const char *name, ModelConfig c, int B, int T) {
 
 int main(void) {
     ModelConfig mha = {256, 4, 8, 8, 32, 688, 32000, 10000.0f, 1e-5f};
-    measure_in_child("MHA", mha, 4, 256);
+    measure_in_child("MHA", mha, 4, 256, 0);
     ModelConfig gqa = {192, 3, 6, 2, 48, 512, 8000, 10000.0f, 1e-5f};
-    measure_in_child("GQA", gqa, 2, 384);
+    measure_in_child("GQA", gqa, 2, 384, 0);
+    // activation recomputation: a deeper GQA model whose activations dominate, once with and once without, so
+    // the estimate of both layouts is checked against the memory the process really takes
+    ModelConfig deep = {128, 12, 4, 2, 32, 384, 2000, 10000.0f, 1e-5f};
+    measure_in_child("deep", deep, 4, 256, 0);
+    measure_in_child("rc", deep, 4, 256, 1);
+    {
+        // run.recompute = 1 saves exactly (L - 1) blocks of per-layer activations (shear/memest.h)
+        size_t N = 4 * 256, L = 12, d = 128, H = 4, hd = 32, kvd = 2 * 32, I = 384;
+        size_t block = 5 * d + 3 * H * hd + 2 * kvd + 4 * I + H + 2;
+        size_t off = memest_acts_bytes(&deep, 4, 256, 0), on = memest_acts_bytes(&deep, 4, 256, 1);
+        CHECK(off - on == 4 * N * (L - 1) * block, "recompute saves 4 N (L-1) block bytes: %zu, expected %zu",
+              off - on, 4 * N * (L - 1) * block);
+        printf("deep B=4 T=256: activations %zu bytes with run.recompute = 0, %zu with 1\n", off, on);
+    }
 
     // the largest micro-batch that fits: the total grows with B, the answer divides the global batch
-    MemPlan p = {gqa, 384, 1, 0, 0, 0, 0, 0};
+    MemPlan p = {gqa, 384, 1, 0, 0, 0, 0, 0, 0};
     MemEstimate e2, e4;
     memest_compute(&p, 2, &e2);
     memest_compute(&p, 4, &e4);

@@ -10,7 +10,10 @@
 //   masks    7 x 4 x gates   (log_alpha, grad, z, dz, Adam m, v, scratch; prune only)
 //   acts     4 N [L (6 d + 3 H hd + 2 Hkv hd + 4 I + H + 2) + 5 d + 2 max(d, H hd, I) + max(H hd, I)
 //                 + H hd + 2 Hkv hd + 2 I + 1] + 8 N   (model_alloc_acts: every buffer named in model.h, the
-//            attention lse [L,B,H,T] included; the tokens and targets are the 8 N)
+//            attention lse [L,B,H,T] included; the tokens and targets are the 8 N). With run.recompute = 1 the
+//            per-layer buffers hold one block: 4 N [(L + 1) d + (5 d + 3 H hd + 2 Hkv hd + 4 I + H + 2) + 4 d
+//                 + 2 max(d, H hd, I) + max(H hd, I) + H hd + 2 Hkv hd + 2 I + 1] + 8 N, which saves
+//            4 N (L - 1) (5 d + 3 H hd + 2 Hkv hd + 4 I + H + 2)
 //   workspace the classifier's chunk of logits: min(N, max(cap / V, rows_min)) x V floats + a double per row
 //            (CPU: cap 2^22 floats, at least 64 rows; CUDA: cap 2^24 floats, at least 1 row)
 //   reference prune with dbl.reference = source and a rule that updates: a second copy of the source model
@@ -34,6 +37,7 @@ typedef struct {
     size_t mask_gates;   // prune: gates of the learned masks (memest_mask_gates); 0 = no masks
     int ref_eval;        // 1 = a second source model is loaded for the DBL reference losses
     int cuda;            // 1 = CUDA backend (its classifier chunk), 0 = CPU
+    int recompute;       // run.recompute: 1 = per-layer activations of one block only (model_set_recompute)
 } MemPlan;
 
 typedef struct {
@@ -41,8 +45,8 @@ typedef struct {
     size_t weights, grads, optim, masks, acts, workspace, reference, total; // bytes per rank
 } MemEstimate;
 
-// Bytes of model_alloc_acts(B, T) for this shape.
-size_t memest_acts_bytes(const ModelConfig *c, int B, int T);
+// Bytes of model_alloc_acts(B, T) for this shape, with model_set_recompute(recompute) before it.
+size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int recompute);
 // Bytes of the classifier's chunk of logits for N = B T rows on the CPU (cuda = 0) or CUDA backend.
 size_t memest_classifier_bytes(const ModelConfig *c, int B, int T, int cuda);
 // Gates of the named masks (prune.masks) of a source shape: layer/head_layer/mlp L, head L Hkv,

@@ -64,6 +64,11 @@ typedef struct {
 
     // activations, sized for B x T = N rows (backend memory); l = layer
     int B, T;
+    // Activation recomputation (model_set_recompute): 0 = every per-layer buffer below holds L layers;
+    // 1 = only x keeps all L + 1 layers and the per-layer buffers hold one block ("[L," reads "[1,"),
+    // which model_forward_backward refills for block l from x[l] just before block l's backward.
+    int recompute;
+    int acts_layers;   // layers the per-layer buffers hold: L, or 1 with recompute
     int32_t *tokens;   // [N]
     int32_t *targets;  // [N]  next token or -1 (not scored)
     float *x;          // [L+1, N, d] residual stream entering each block, and the final one
@@ -109,8 +114,13 @@ size_t model_param_count(const ModelConfig *c);
 void model_create(Model *m, const ShearOps *ops, const ModelConfig *c);
 // Normal(0, std) for 2-D weights, 1 for norms; a function of (seed, tensor, element) only.
 void model_init_weights(Model *m, uint64_t seed, float std);
-// (Re)allocates activations for micro-batches of B sequences of T tokens.
+// (Re)allocates activations for micro-batches of B sequences of T tokens (one block's worth of per-layer
+// buffers when recompute is on).
 void model_alloc_acts(Model *m, int B, int T);
+// 1 = recompute each block's activations in the backward pass from the kept block inputs: loss and gradients
+// are bitwise those of 0 (the same ops on the same inputs, the gates of the micro-batch included), the kept
+// activations fall from O(L x block) to O(L x N d + block). Call before model_alloc_acts (or call that again).
+void model_set_recompute(Model *m, int on);
 void model_free(Model *m);
 
 // Forward of B <= m->B sequences of m->T tokens: host tokens/targets [B*T] (targets -1 = not scored).
