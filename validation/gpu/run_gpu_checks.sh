@@ -5,13 +5,19 @@
 #      root with dpkg -x, never into / (they would replace the machine's own libraries);
 #   2. configures and builds Shear with the CUDA backend (sm_80 and sm_90) against that root;
 #   3. runs the gpu-labelled ctests (tests/gpu/test_cuda_ops: CUDA vs CPU backend, op by op and whole model);
-#   4. runs the same test under compute-sanitizer memcheck and racecheck.
+#   4. runs the same test under compute-sanitizer memcheck and racecheck;
+#   5. (stage bench, only when named) validation/bench/gpu_bench.sh: Shear vs PyTorch training throughput at the
+#      1.3B / 2.7B / masked-7B shapes, seq 4096; writes gpu_bench.md, gpu_bench.json, gpu_bench.log to $OUT.
 # Logs go to $OUT (the device tool brings that folder back; at most 8 files): env.txt, configure.log, build.log,
 # ctest.log, memcheck.log, racecheck.log, summary.txt. The last lines printed are the summary.
 #
 # usage (from the repository root): bash validation/gpu/run_gpu_checks.sh [STAGE...]
-#   STAGE: build, test, memcheck, racecheck (default: all four, in that order). A warm machine keeps the root and
-#   the build folder, so a second call can run only the sanitizers.
+#   STAGE: build, test, memcheck, racecheck (default: all four, in that order), bench (not in the default: the
+#   three cases take several minutes on top of the build, and one device command may run 10). A warm machine keeps
+#   the root and the build folder, so a second call can run only the sanitizers, or only the bench:
+#     run(command="bash validation/gpu/run_gpu_checks.sh bench", carry=["validation/gpu/debs"])
+#   gpu_bench.sh's variables pass through (CASES="c1.3b" to run one case per call, STEPS, MICRO_BATCH,
+#   PRUNE_LAYERS="16 12 8", TORCH=0); with build and test in the same call $OUT holds 8 files, the device tool's limit.
 # environment: OUT (default ./build-gpu-out), SHEAR_GPU_ROOT (default /tmp/shear-debroot), SHEAR_GPU_BUILD (default
 #   build-gpu), SANITIZER_TIMEOUT seconds per sanitizer run (default 240), JOBS (default nproc).
 # device tool call: run(command="bash validation/gpu/run_gpu_checks.sh", carry=["validation/gpu/debs"])
@@ -83,7 +89,7 @@ export PKG_CONFIG_LIBDIR=$R/usr/lib/x86_64-linux-gnu/pkgconfig:$R/usr/lib/x86_64
 export PKG_CONFIG_SYSROOT_DIR=$R
 unset PKG_CONFIG_PATH
 
-rc_build=skipped rc_test=skipped rc_mem=skipped rc_race=skipped
+rc_build=skipped rc_test=skipped rc_mem=skipped rc_race=skipped rc_bench=skipped
 TEST=$BUILD/tests/test_cuda_ops
 
 # ---- configure and build ----
@@ -166,10 +172,19 @@ if [[ " $stages " == *" racecheck "* ]]; then
     rc_race=$?
 fi
 
+# ---- throughput (validation/bench/gpu_bench.sh) ----
+if [[ " $stages " == *" bench "* ]]; then
+    # one rank through the root's mpirun (an MPI singleton would look for the root's orted on its own)
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 SHEAR="$SRC/$BUILD/shear" OUT="$OUT" \
+        MPIRUN="$R/shim/mpirun -np 1 --oversubscribe" DEVICE=cuda bash "$SRC/validation/bench/gpu_bench.sh"
+    rc_bench=$?
+    note "bench: rc $rc_bench (1 = a case failed or ran out of memory; gpu_bench.md, gpu_bench.log)"
+fi
+
 echo "==== summary ===="
 cat "$summary"
 ok=1
-for rc in "$rc_build" "$rc_test" "$rc_mem" "$rc_race"; do
+for rc in "$rc_build" "$rc_test" "$rc_mem" "$rc_race" "$rc_bench"; do
     [ "$rc" = skipped ] || [ "$rc" = 0 ] || ok=0
 done
 [ $ok = 1 ] && echo "ALL GPU CHECKS PASSED (stages: $stages)" || echo "GPU CHECKS FAILED (stages: $stages)"
