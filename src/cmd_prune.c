@@ -83,15 +83,10 @@ int cmd_prune(int argc, char **argv) {
         return SHEAR_EXIT_USAGE;
     }
     Dist dist;
-    dist_init(&dist, &argc, &argv);
-
-    // ---- deck ----
     Deck deck;
-    deck_open(&deck, pos[0], sets, n_sets);
-    watchdog_start(deck.run_watchdog, dist.rank); // a collective stuck run.watchdog seconds aborts the job
+    run_begin(&dist, &deck, &argc, &argv, pos[0], sets, n_sets); // MPI, deck, watchdog
     char err[1024];
     if (!deck.prune_source[0]) SHEAR_DIE("%s: prune.source is required: the model file to prune", deck.path);
-    if (!deck.data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck.path);
     int threads = dist_threads(&dist, deck.run_threads);
     const ShearOps *ops = run_backend(&dist, &deck, threads); // run.device
 
@@ -100,16 +95,10 @@ int cmd_prune(int argc, char **argv) {
     modelfile_read_config(deck.prune_source, &src);
     target_from_deck(&deck, &src, &tgt);
     // ---- memory: the masked SOURCE model is trained; the estimate fails a run that cannot fit before allocating ----
-    const int on_cuda = strcmp(ops->name, "cuda") == 0;
-    MemPlan plan = {src, deck.train_seq_len, dist.size, deck.run_zero, (size_t)deck.run_zero_bucket,
-                    memest_mask_gates(&src, deck.prune_masks, deck.prune_n_masks),
-                    strcmp(deck.dbl_rule, "constant") != 0 && strcmp(deck.dbl_reference, "source") == 0, on_cuda,
-                    deck.run_recompute};
-    memest_run_check(&plan, &dist, deck.train_micro_batch, deck.train_global_batch, deck.path);
-    char peak_what[64];
-    const double peak = flops_run_peak_tflops(deck.run_peak_tflops, on_cuda, peak_what, sizeof peak_what);
     // every source weight is computed under the gates: the source shape's FLOPs (gate multiplies ignored)
-    const double flops_tok = flops_train_total_per_token(&src, deck.train_seq_len);
+    const RunPlan plan = run_plan(&dist, &deck, ops, &src, memest_mask_gates(&src, deck.prune_masks,
+                                                                             deck.prune_n_masks));
+    const double flops_tok = plan.flops_tok, peak = plan.peak;
     Masks mk;
     if (masks_create(&mk, ops, &src, &tgt, deck.prune_masks, deck.prune_n_masks, err, sizeof err))
         SHEAR_DIE("%s: infeasible target: %s", deck.path, err);
@@ -141,10 +130,7 @@ int cmd_prune(int argc, char **argv) {
               src.n_layers, src.n_heads, src.n_kv_heads, src.intermediate, model_param_count(&src) / 1e6, tgt.dim,
               tgt.n_layers, tgt.n_heads, tgt.n_kv_heads, tgt.intermediate, model_param_count(&tgt) / 1e6,
               deck.prune_uniform ? "" : " non-uniform: per-type totals", deck.train_steps, G, T);
-    if (peak > 0) shear_log("flops: %.4g GFLOP per token of the masked source (3 x forward, attention over the full "
-                            "T x T); MFU against %.1f TFLOP/s per rank (%s)\n", flops_tok / 1e9, peak, peak_what);
-    else shear_log("flops: %.4g GFLOP per token of the masked source (3 x forward, attention over the full T x T); no "
-                   "MFU (peak unknown: set run.peak_tflops)\n", flops_tok / 1e9);
+    run_log_flops(&plan, " of the masked source");
 
     zero_log_memory(&zero, "shear prune");
     DblRun dbl;

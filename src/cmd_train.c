@@ -10,7 +10,6 @@
 #include "shear/deck.h"
 #include "shear/dist.h"
 #include "shear/flops.h"
-#include "shear/memest.h"
 #include "shear/model.h"
 #include "shear/modelfile.h"
 #include "shear/optim.h"
@@ -52,14 +51,9 @@ int cmd_train(int argc, char **argv) {
     }
 
     Dist dist;
-    dist_init(&dist, &argc, &argv);
-
-    // ---- deck ----
     Deck deck;
-    deck_open(&deck, pos[0], sets, n_sets);
-    watchdog_start(deck.run_watchdog, dist.rank); // a collective stuck run.watchdog seconds aborts the job
+    run_begin(&dist, &deck, &argc, &argv, pos[0], sets, n_sets); // MPI, deck, watchdog
     if (opts[1].set) snprintf(deck.train_init, sizeof deck.train_init, "%s", opts[1].value);
-    if (!deck.data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck.path);
     int threads = dist_threads(&dist, deck.run_threads);
     const ShearOps *ops = run_backend(&dist, &deck, threads); // run.device
 
@@ -68,14 +62,8 @@ int cmd_train(int argc, char **argv) {
     if (deck.train_init[0]) modelfile_read_config(deck.train_init, &cfg);
     else config_from_deck(&deck, &cfg);
     // ---- memory: the estimate fails a run that cannot fit before anything is allocated ----
-    const int on_cuda = strcmp(ops->name, "cuda") == 0;
-    MemPlan plan = {cfg, deck.train_seq_len, dist.size, deck.run_zero, (size_t)deck.run_zero_bucket, 0,
-                    strcmp(deck.dbl_rule, "constant") != 0 && strcmp(deck.dbl_reference, "source") == 0, on_cuda,
-                    deck.run_recompute};
-    memest_run_check(&plan, &dist, deck.train_micro_batch, deck.train_global_batch, deck.path);
-    char peak_what[64];
-    const double peak = flops_run_peak_tflops(deck.run_peak_tflops, on_cuda, peak_what, sizeof peak_what);
-    const double flops_tok = flops_train_total_per_token(&cfg, deck.train_seq_len); // 3 x forward, full T x T
+    const RunPlan plan = run_plan(&dist, &deck, ops, &cfg, 0);
+    const double flops_tok = plan.flops_tok, peak = plan.peak;
     Model model;
     model_create(&model, ops, &cfg);
     if (deck.train_init[0]) modelfile_load_weights(deck.train_init, &model);
@@ -100,10 +88,7 @@ int cmd_train(int argc, char **argv) {
               "%d steps x %d seqs x %d tokens | %d domains\n", dist.size, threads, cfg.dim, cfg.n_layers, cfg.n_heads,
               cfg.n_kv_heads, cfg.head_dim, cfg.intermediate, cfg.vocab, model_param_count(&cfg) / 1e6,
               deck.train_steps, G, T, nd);
-    if (peak > 0) shear_log("flops: %.4g GFLOP per token (3 x forward, attention over the full T x T); MFU against "
-                            "%.1f TFLOP/s per rank (%s)\n", flops_tok / 1e9, peak, peak_what);
-    else shear_log("flops: %.4g GFLOP per token (3 x forward, attention over the full T x T); no MFU (peak unknown: "
-                   "set run.peak_tflops)\n", flops_tok / 1e9);
+    run_log_flops(&plan, "");
 
     zero_log_memory(&zero, "shear train");
     DblRun dbl;

@@ -4,9 +4,42 @@
 #include <string.h>
 
 #include "shear/common.h"
+#include "shear/flops.h"
+#include "shear/memest.h"
+#include "shear/watchdog.h"
 #ifdef SHEAR_HAVE_CUDA
 #include "cuda_ops.h"
 #endif
+
+void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck_path, const char **sets, int n_sets) {
+    dist_init(dist, argc, argv);
+    deck_open(deck, deck_path, sets, n_sets);
+    watchdog_start(deck->run_watchdog, dist->rank); // a collective stuck run.watchdog seconds aborts the job
+    if (!deck->data_store[0])
+        SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck->path);
+}
+
+RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const ModelConfig *cfg, size_t mask_gates) {
+    const int on_cuda = strcmp(ops->name, "cuda") == 0;
+    // prune and train with DBL against the source keep a second (reference) model during the first evaluation
+    const int ref_model = strcmp(d->dbl_rule, "constant") != 0 && strcmp(d->dbl_reference, "source") == 0;
+    MemPlan plan = {*cfg, d->train_seq_len, dist->size, d->run_zero, (size_t)d->run_zero_bucket, mask_gates,
+                    ref_model, on_cuda, d->run_recompute};
+    memest_run_check(&plan, dist, d->train_micro_batch, d->train_global_batch, d->path);
+    RunPlan p;
+    p.peak = flops_run_peak_tflops(d->run_peak_tflops, on_cuda, p.peak_what, sizeof p.peak_what);
+    p.flops_tok = flops_train_total_per_token(cfg, d->train_seq_len);
+    return p;
+}
+
+void run_log_flops(const RunPlan *p, const char *what) {
+    if (p->peak > 0)
+        shear_log("flops: %.4g GFLOP per token%s (3 x forward, attention over the full T x T); MFU against %.1f "
+                  "TFLOP/s per rank (%s)\n", p->flops_tok / 1e9, what, p->peak, p->peak_what);
+    else
+        shear_log("flops: %.4g GFLOP per token%s (3 x forward, attention over the full T x T); no MFU (peak unknown: "
+                  "set run.peak_tflops)\n", p->flops_tok / 1e9, what);
+}
 
 const ShearOps *run_backend(Dist *dist, const Deck *d, int threads) {
     if (strcmp(d->run_device, "cuda") != 0) {

@@ -10,17 +10,7 @@
 #include "shear/dbl.h"
 #include "shear/evaluate.h"
 
-static int failures = 0, checks = 0;
-#define EXPECT(cond, ...)                  \
-    do {                                   \
-        checks++;                          \
-        if (!(cond)) {                     \
-            fprintf(stderr, "FAIL: ");     \
-            fprintf(stderr, __VA_ARGS__);  \
-            fprintf(stderr, "\n");         \
-            failures++;                    \
-        }                                  \
-    } while (0)
+#include "expect.h"
 
 static void expect_vec(const char *what, const double *got, const double *want, int k, double tol) {
     for (int i = 0; i < k; i++)

@@ -4,16 +4,7 @@
 
 #include "shear/prep.h"
 
-static int failures = 0;
-#define EXPECT(cond, ...)                  \
-    do {                                   \
-        if (!(cond)) {                     \
-            fprintf(stderr, "FAIL: ");     \
-            fprintf(stderr, __VA_ARGS__);  \
-            fprintf(stderr, "\n");         \
-            failures++;                    \
-        }                                  \
-    } while (0)
+#include "expect.h"
 
 static void test_utf8(void) {
     struct { const char *s; size_t len, ok; const char *what; } cases[] = {

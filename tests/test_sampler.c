@@ -8,16 +8,7 @@
 #include "data_expect_die.h"
 #include "shear/sampler.h"
 
-static int failures = 0;
-#define EXPECT(cond, ...)                  \
-    do {                                   \
-        if (!(cond)) {                     \
-            fprintf(stderr, "FAIL: ");     \
-            fprintf(stderr, __VA_ARGS__);  \
-            fprintf(stderr, "\n");         \
-            failures++;                    \
-        }                                  \
-    } while (0)
+#include "expect.h"
 
 // Chi-square statistic of observed counts against expected shares over n draws.
 static double chi_square(const size_t *count, const double *w, int k, size_t n) {

@@ -15,16 +15,7 @@
 #include "shear/store.h"
 #include "shear/store_write.h"
 
-static int failures = 0;
-#define EXPECT(cond, ...)                  \
-    do {                                   \
-        if (!(cond)) {                     \
-            fprintf(stderr, "FAIL: ");     \
-            fprintf(stderr, __VA_ARGS__);  \
-            fprintf(stderr, "\n");         \
-            failures++;                    \
-        }                                  \
-    } while (0)
+#include "expect.h"
 
 static char dir[256];
 

@@ -205,6 +205,9 @@ def main():
     res, dense = {}, {}
     for name, d in (("uniform", a.uniform), ("non-uniform", a.nonuniform)):
         path = os.path.join(d, "pruned.h5")
+        for f in (path, os.path.join(d, "metrics.jsonl")):
+            if not os.path.isfile(f):
+                raise SystemExit(f"{name}: {f} does not exist: expected a finished `shear prune` output folder")
         c, P = ref_llama.load_model(path, torch.float64)
         gates = read_gates(path)
         M = fold_layers(c, P, gates)

@@ -8,10 +8,25 @@
 
 #include "shear/deck.h"
 #include "shear/dist.h"
+#include "shear/model.h"
 #include "shear/ops.h"
 #include "shear/sampler.h"
 #include "shear/store.h"
 
+// What every long command does first: MPI (dist_init), the deck with its --set overrides (deck_open), the hang
+// watchdog (run.watchdog); dies when data.store is missing.
+void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck_path, const char **sets, int n_sets);
+// The up-front plan of a run of shape `cfg` (the masked source while pruning; mask_gates = its gate count, 0 for
+// train): the memory estimate, which dies before anything is allocated when the run cannot fit, the training FLOPs
+// per token (3 x forward, full T x T attention) and the peak behind the MFU (0 = unknown).
+typedef struct {
+    double flops_tok;   // FLOPs per token of one training step
+    double peak;        // TFLOP/s per rank; 0 = unknown (no MFU)
+    char peak_what[64]; // where the peak comes from
+} RunPlan;
+RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const ModelConfig *cfg, size_t mask_gates);
+// The "flops:" line of the start banner; `what` names the model ("" or " of the masked source").
+void run_log_flops(const RunPlan *p, const char *what);
 // The ops backend of run.device, ready to use: "cpu" sets `threads` OpenMP/BLAS threads; "cuda" selects this
 // rank's GPU and sets up NCCL (dist_nccl_init) first. Dies with what is missing: a build without CUDA, or no
 // visible device. Call right after the deck is read, before anything is allocated.
