@@ -11,6 +11,7 @@
 
 #include "ckpt_internal.h"
 #include "shear/buildinfo.h"
+#include "shear/ckpt_sum.h"
 #include "shear/modelfile.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
@@ -267,7 +268,7 @@ static void retain(const char *run_dir, const char *dir, int64_t step, int keep_
 // The whole dataset's checksum attribute: every rank's piece sum, combined in rank order (= a one-writer sum).
 static void write_checksum_ranks(const Dist *d, hid_t ds, CkptSum sum) {
     CkptSum *all = shear_malloc((size_t)d->size * sizeof *all);
-    MPI_Allgather(&sum, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, MPI_COMM_WORLD);
+    dist_world_allgather_u64((const uint64_t *)&sum, (uint64_t *)all, 2);
     CkptSum whole = {0, 0};
     for (int q = 0; q < d->size; q++) whole = ckpt_sum_cat(whole, all[q]);
     free(all);
@@ -378,7 +379,7 @@ static void write_part(hid_t ds, hid_t fs, hid_t dxpl, const Dist *d, const Shea
     size_t es = ckpt_dtype_size(it->dtype);
     uint64_t mine[2] = {it->part_lo, it->part_hi};
     uint64_t *parts = shear_malloc((size_t)d->size * 2 * sizeof *parts); // [R, 2]
-    MPI_Allgather(mine, 2, MPI_UINT64_T, parts, 2, MPI_UINT64_T, MPI_COMM_WORLD);
+    dist_world_allgather_u64(mine, parts, 2);
     uint64_t piece = ckpt_piece_bytes / es ? ckpt_piece_bytes / es : 1, rounds = 0, next = 0;
     for (int q = 0; q < d->size; q++) {
         uint64_t lo = parts[2 * q], hi = parts[2 * q + 1];
@@ -460,11 +461,12 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
     ckpt_path(run_dir, s->step, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (d->rank == 0) shear_mkdirs(dir);
-    MPI_Barrier(MPI_COMM_WORLD);
+    dist_world_barrier("checkpoint directory");
 
     h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5_CHECK(H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL), "MPI-IO file access for '%s'", tmp);
+    // MPI_INFO_NULL: no MPI-IO hints
+    H5_CHECK(H5Pset_fapl_mpio(fapl, dist_comm_world(), MPI_INFO_NULL), "MPI-IO file access for '%s'", tmp);
     H5_CHECK(H5Pset_all_coll_metadata_ops(fapl, 1), "collective metadata for '%s'", tmp);
     H5_CHECK(H5Pset_coll_metadata_write(fapl, 1), "collective metadata for '%s'", tmp);
     H5_CHECK(H5Pset_alignment(fapl, 64 << 10, 1 << 20), "alignment for '%s'", tmp);
@@ -504,7 +506,7 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
     // are on stable storage before the rename makes the file visible as committed
     H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing '%s' (disk full?)", tmp);
     if (H5Fclose(f) < 0) SHEAR_DIE("cannot finish writing checkpoint '%s' (disk full?)", tmp);
-    MPI_Barrier(MPI_COMM_WORLD);
+    dist_world_barrier("checkpoint closed");
 
     int rc = 0;
     if (d->rank == 0) {
@@ -515,12 +517,12 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
         }
         if (rc == 0) retain(run_dir, dir, s->step, keep_last, major_every);
     }
-    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (rc != 0 && d->rank == 0)
-        SHEAR_DIE("cannot commit checkpoint '%s' (rename, then %s/LATEST): %s", path, dir, strerror(rc));
-    if (rc != 0) MPI_Barrier(MPI_COMM_WORLD); // rank 0's abort ends the job; one message is enough
+    char err[4096 + 256] = "";
+    if (rc != 0)
+        snprintf(err, sizeof err, "cannot commit checkpoint '%s' (rename, then %s/LATEST): %s", path, dir,
+                 strerror(rc));
+    dist_agree_or_die(rc != 0, err, sizeof err); // only rank 0 can fail: it dies, one message
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     double dt = shear_now() - t0;
-    MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return dt;
+    return dist_world_max_double(dt);
 }

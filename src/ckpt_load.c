@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "ckpt_internal.h"
+#include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
 
@@ -23,15 +24,16 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
 // stopped by that abort instead of printing the same message again.
 static void die_once(const Dist *d, const char *msg) __attribute__((noreturn));
 static void die_once(const Dist *d, const char *msg) {
-    if (d->rank == 0 || d->size == 1) SHEAR_DIE("%s", msg);
-    MPI_Barrier(MPI_COMM_WORLD);
-    SHEAR_DIE("%s", msg); // not reached: rank 0 aborts the job
+    (void)d;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", msg);
+    dist_agree_or_die(1, buf, sizeof buf); // every rank failed: the lowest (rank 0) dies, the others wait
+    SHEAR_DIE("%s", buf); // not reached
 }
 
 // Every rank agrees: the worst (lowest) code of all ranks.
 static int agree(int code) {
-    MPI_Allreduce(MPI_IN_PLACE, &code, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return code;
+    return dist_world_min_int(code);
 }
 
 // The dataset matches the item's dtype and shape? 0, or CKPT_INCOMPATIBLE with the message.
@@ -106,9 +108,6 @@ static int read_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, co
     uint64_t rounds = (rows + P - 1) / P;
     int *counts = shear_malloc((size_t)R * sizeof(int)), *displs = shear_malloc((size_t)R * sizeof(int));
     CkptSum *mine = shear_calloc(rounds ? rounds : 1, sizeof *mine); // [rounds] this rank's part of each round
-    MPI_Datatype row_t;
-    MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &row_t);
-    MPI_Type_commit(&row_t);
     int read_ok = 1;
     for (uint64_t r = 0; r < rounds; r++) {
         uint64_t b0 = r * P, nb = rows - b0 < P ? rows - b0 : P;
@@ -132,10 +131,9 @@ static int read_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, co
         if (H5Dread(ds, ckpt_mem_type(it->dtype), ms, fs, dxpl, at) < 0) read_ok = 0;
         H5Sclose(ms);
         if (k) mine[r] = ckpt_sum_bytes(at, k * row_bytes);
-        if (R > 1) MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, stage, counts, displs, row_t, MPI_COMM_WORLD);
+        if (R > 1) dist_world_allgatherv_rows(stage, counts, displs, row_bytes);
         keep_block(ops, it, stage, b0, nb, row_bytes);
     }
-    MPI_Type_free(&row_t);
     free(counts);
     free(displs);
     int rc = agree(read_ok ? 0 : CKPT_CORRUPT);
@@ -145,7 +143,7 @@ static int read_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, co
     } else if (verify) {
         // the dataset's hash: round by round, each round's parts in rank order
         CkptSum *all = shear_malloc((size_t)R * (rounds ? rounds : 1) * sizeof *all); // [R, rounds]
-        MPI_Allgather(mine, (int)(2 * rounds), MPI_UINT64_T, all, (int)(2 * rounds), MPI_UINT64_T, MPI_COMM_WORLD);
+        dist_world_allgather_u64((const uint64_t *)mine, (uint64_t *)all, (int)(2 * rounds));
         CkptSum whole = {0, 0};
         for (uint64_t r = 0; r < rounds; r++)
             for (int q = 0; q < R; q++) whole = ckpt_sum_cat(whole, all[(size_t)q * rounds + r]);
@@ -231,7 +229,7 @@ int ckpt_try_load(const Dist *d, const ShearOps *ops, const char *path, CkptStat
     if (agree(stat(path, &st) == 0 ? 0 : CKPT_CORRUPT))
         return fail(err, errlen, CKPT_CORRUPT, "checkpoint '%s' does not exist", path);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
+    H5Pset_fapl_mpio(fapl, dist_comm_world(), MPI_INFO_NULL /* no MPI-IO hints */);
     H5Pset_all_coll_metadata_ops(fapl, 1);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
@@ -265,11 +263,11 @@ int ckpt_load_latest_good(const Dist *d, const ShearOps *ops, const char *run_di
         lr = ckpt_latest(run_dir, latest, sizeof latest);
         n = ckpt_committed(run_dir, &steps);
     }
-    MPI_Bcast(&lr, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    MPI_Bcast(latest, sizeof latest, MPI_CHAR, 0, MPI_COMM_WORLD);
-    MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    dist_world_bcast(&lr, sizeof lr, 0);
+    dist_world_bcast(latest, sizeof latest, 0);
+    dist_world_bcast(&n, sizeof n, 0);
     if (d->rank != 0) steps = shear_malloc((size_t)(n ? n : 1) * sizeof *steps);
-    if (n) MPI_Bcast(steps, n, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    if (n) dist_world_bcast(steps, (size_t)n * sizeof *steps, 0);
     if (lr == -1 && n == 0) {
         free(steps);
         return -1;

@@ -1,10 +1,10 @@
-// The checkpoint checksum (ckpt.h): a polynomial hash modulo the Mersenne prime 2^61-1 over 32-bit words.
+// The checkpoint checksum (ckpt_sum.h): a polynomial hash modulo the Mersenne prime 2^61-1 over 32-bit words.
 // It composes across pieces, so every rank hashes only the rows it writes or reads and threads split a buffer
 // freely; eight words per step keep the multiplies independent (about 1 cycle per word).
 #include <omp.h>
 #include <string.h>
 
-#include "shear/ckpt.h"
+#include "shear/ckpt_sum.h"
 
 #define P61 (((uint64_t)1 << 61) - 1)
 #define XBASE ((uint64_t)0x0f3d5b79a2c4e681ULL) // any fixed value in [2, P61)

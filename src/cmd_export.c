@@ -4,6 +4,7 @@
 
 #include "shear/cli.h"
 #include "shear/common.h"
+#include "shear/hf_config.h"
 #include "shear/hf.h"
 
 int cmd_export(int argc, char **argv) {

@@ -6,6 +6,7 @@
 
 #include "ckpt_internal.h"
 #include "shear/cli.h"
+#include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
 

@@ -41,10 +41,8 @@ static void fail_all(Prep *p, const char *msg) {
 
 // Collective: if any rank failed, the lowest such rank's message wins and everyone fails with it.
 static void agree(Prep *p, int failed, char *err) {
-    int who = failed ? p->dist.rank : p->dist.size, first = 0;
-    MPI_Allreduce(&who, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (first == p->dist.size) return;
-    MPI_Bcast(err, PREP_ERR_LEN, MPI_CHAR, first, MPI_COMM_WORLD);
+    // fail_all, not dist_agree_or_die: every rank removes its half-written store and exits itself
+    if (dist_world_first_failure(failed, err, PREP_ERR_LEN) < 0) return;
     fail_all(p, err);
 }
 
@@ -174,7 +172,7 @@ static void prep_domain(Prep *p, const Deck *deck, const Tokenizer *tok, const c
     // every rank learns every document's token count, in global document order
     long long mine = (long long)t.n_docs;
     long long *per_rank = shear_malloc((size_t)size * sizeof *per_rank);
-    MPI_Allgather(&mine, 1, MPI_LONG_LONG, per_rank, 1, MPI_LONG_LONG, MPI_COMM_WORLD);
+    dist_world_allgather_u64((const uint64_t *)&mine, (uint64_t *)per_rank, 1); // the same 64 bits
     int *counts = shear_malloc((size_t)size * sizeof *counts), *displs = shear_malloc((size_t)size * sizeof *displs);
     uint64_t n_docs = 0, my_first_doc = 0;
     for (int r = 0; r < size; r++) {
@@ -193,8 +191,7 @@ static void prep_domain(Prep *p, const Deck *deck, const Tokenizer *tok, const c
         fail_all(p, err);
     }
     uint64_t *all_doc_tokens = shear_malloc(n_docs * sizeof *all_doc_tokens); // [n_docs]
-    MPI_Allgatherv(t.doc_tokens, counts[rank], MPI_UINT64_T, all_doc_tokens, counts, displs, MPI_UINT64_T,
-                   MPI_COMM_WORLD);
+    dist_world_allgatherv_u64(t.doc_tokens, all_doc_tokens, counts, displs);
 
     uint64_t L = (uint64_t)deck->prep_seq_len;
     unsigned char *is_eval = shear_malloc(n_docs); // [n_docs]
@@ -233,8 +230,7 @@ static void prep_domain(Prep *p, const Deck *deck, const Tokenizer *tok, const c
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
         store_writer_attr_int(&p->writer, obj, attrs[i].key, (int64_t)attrs[i].v);
 
-    unsigned long long read_all = 0, read_mine = bytes;
-    MPI_Allreduce(&read_mine, &read_all, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    unsigned long long read_all = dist_world_sum_u64(bytes);
     // every byte belongs to exactly one rank's documents
     SHEAR_CHECK(read_all == total_bytes, "domain '%s': ranks read %llu bytes of %llu; did files change during prep?",
                 name, read_all, (unsigned long long)total_bytes);
@@ -287,8 +283,8 @@ static int existing_store(Prep *p, const Deck *deck, char *err, size_t errlen) {
             store_close(&s);
         }
     }
-    MPI_Bcast(&verdict, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    MPI_Bcast(err, (int)errlen, MPI_CHAR, 0, MPI_COMM_WORLD);
+    dist_world_bcast(&verdict, sizeof verdict, 0);
+    dist_world_bcast(err, errlen, 0);
     return verdict;
 }
 
@@ -398,8 +394,8 @@ int cmd_prep(int argc, char **argv) {
         char *dir = dirname(parent);
         if (strcmp(dir, ".") != 0) shear_mkdirs(dir);
     }
-    MPI_Barrier(MPI_COMM_WORLD);
-    store_writer_create(&p.writer, deck.prep_out, MPI_COMM_WORLD);
+    dist_world_barrier("prep output directory");
+    store_writer_create(&p.writer, deck.prep_out, dist_comm_world());
     p.writing = 1;
     Totals tot = {0};
     for (int i = 0; i < n_domains; i++) prep_domain(&p, &deck, tok, names[i], files[i], n_files[i], &tot);

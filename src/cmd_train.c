@@ -6,7 +6,7 @@
 
 #include "shear/cli.h"
 #include "shear/common.h"
-#include "shear/dbl_run.h"
+#include "shear/run_dbl.h"
 #include "shear/deck.h"
 #include "shear/dist.h"
 #include "shear/flops.h"

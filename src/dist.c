@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "shear/common.h"
+#include "shear/dist_nccl.h"
 #include "shear/watchdog.h"
 
-#define MPI_CHECK(call) do { int rc_ = (call); if (rc_ != MPI_SUCCESS) { char s_[MPI_MAX_ERROR_STRING]; int l_ = 0; \
-    MPI_Error_string(rc_, s_, &l_); SHEAR_DIE("MPI call %s failed: %s; check the mpirun command and the network", #call, s_); } } while (0)
+#include "dist_check.h" // MPI_CHECK
 
 static pthread_t main_thread;
 static int world_size = 1; // read by the fatal hook, which may run on the watchdog thread (no MPI call there)
@@ -38,9 +38,12 @@ void dist_init(Dist *d, int *argc, char ***argv) {
         int provided = 0;
         MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
     }
+    // failures return codes (MPI_CHECK turns them into one shear_die) instead of MPI's default abort
+    MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &d->size));
     MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &d->node));
+    MPI_CHECK(MPI_Comm_set_errhandler(d->node, MPI_ERRORS_RETURN));
     MPI_CHECK(MPI_Comm_rank(d->node, &d->local_rank));
     MPI_CHECK(MPI_Comm_size(d->node, &d->local_size));
     shear_log_rank = d->rank;
@@ -61,12 +64,10 @@ void dist_finalize(Dist *d) {
 
 void dist_allreduce_sum(const Dist *d, const ShearOps *ops, float *buf, size_t n) {
     if (d->size == 1) return;
-    if (strcmp(ops->name, "cuda") == 0) {
+    if (ops->is_device) {
         dist_nccl_allreduce_sum(d, buf, n); // brackets itself with the watchdog
         return;
     }
-    SHEAR_CHECK(strcmp(ops->name, "cpu") == 0, "dist_allreduce_sum: backend '%s' has no reduction; expected cpu or "
-                "cuda", ops->name);
     watchdog_enter("allreduce", -1);
     // MPI counts are int: reduce in chunks
     for (size_t off = 0; off < n; off += (size_t)INT_MAX / 2) {

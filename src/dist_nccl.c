@@ -1,12 +1,13 @@
-// NCCL half of dist.h: GPU selection, one communicator per group of ranks, fp32 collectives on device buffers,
-// and the abort path. Only this file and kernels/cuda include CUDA or NCCL headers (DESIGN.md dependency rules).
+// NCCL half of the distributed glue (shear/dist_nccl.h): GPU selection, one communicator per group of ranks, fp32 collectives on device buffers,
+// and the abort path. Only this file and kernels/cuda include CUDA or NCCL headers (DESIGN.md dependency rules); the
+// backend itself (device count, selection, its stream) is reached through the ops interface, ops_cuda().
 //
 // Failure handling, per ../shared/spec/hpc.md: NCCL has no timeout of its own, so every collective here waits
 // for completion inside a watchdog bracket, polling ncclCommGetAsyncError (a peer or network failure becomes an
 // error naming NCCL's last message instead of a silent hang); any fatal error goes through shear_die, whose dist
 // hook calls dist_nccl_abort_all (ncclCommAbort, never ncclCommDestroy, which can block on a dead peer) and then
 // MPI_Abort.
-#include "shear/dist.h"
+#include "shear/dist_nccl.h"
 
 #include "shear/common.h"
 
@@ -19,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cuda_ops.h"
+#include "shear/ops.h"
 #include "shear/watchdog.h"
 
 // One NCCL communicator over one group of ranks. Today there is one group, data parallel over all ranks; tensor
@@ -146,10 +147,14 @@ static void check_unique_gpu(const Dist *d, int dev, const char *host) {
                   "GPU(s); NCCL runs one rank per GPU, so start at most one rank per GPU (mpirun -npernode, or "
                   "Slurm --ntasks-per-node equal to --gpus-per-node) or give each rank its own device "
                   "(--gpus-per-task=1, CUDA_VISIBLE_DEVICES)", j < d->local_rank ? j : d->local_rank,
-                  j < d->local_rank ? d->local_rank : j, host, dev, prop.name, d->local_size, cuda_device_count());
+                  j < d->local_rank ? d->local_rank : j, host, dev, prop.name, d->local_size,
+                  ops_cuda()->device_count());
     }
     free(all);
 }
+
+// The host's fatal-error function for the backend (ShearOps.set_fatal).
+static void backend_die(const char *file, int line, const char *msg) { shear_die(file, line, "%s", msg); }
 
 static void group_init(NcclGroup *g, const char *name, MPI_Comm parent) {
     g->name = name;
@@ -187,7 +192,8 @@ void dist_nccl_init(Dist *d) {
     if (d->nccl) return;
     char host[256] = "?";
     gethostname(host, sizeof host - 1);
-    int count = cuda_device_count();
+    const ShearOps *cu = ops_cuda();
+    int count = cu->device_count();
     if (count <= 0) {
         const char *vis = getenv("CUDA_VISIBLE_DEVICES");
         SHEAR_DIE("rank %d (host %s): the CUDA backend needs a GPU per rank and none is visible "
@@ -195,7 +201,8 @@ void dist_nccl_init(Dist *d) {
                   host, vis ? vis : "unset");
     }
     int dev = d->local_rank % count;
-    cuda_select_device(dev); // first: every later CUDA and NCCL call of this process lands on this GPU
+    cu->set_fatal(backend_die); // a CUDA or cuBLAS error in the backend dies like any other: through shear_die
+    cu->select_device(dev); // first: every later CUDA and NCCL call of this process lands on this GPU
     check_unique_gpu(d, dev, host);
     DistNccl *n = shear_calloc(1, sizeof *n);
     n->device = dev;
@@ -243,7 +250,7 @@ static void wait_done(const NcclGroup *g, cudaStream_t st, const char *call) {
 void dist_nccl_allreduce_sum(const Dist *d, float *buf, size_t n) {
     const NcclGroup *g = dp_group(d, "allreduce");
     if (n == 0 || g->size == 1) return;
-    cudaStream_t st = (cudaStream_t)cuda_stream_handle();
+    cudaStream_t st = (cudaStream_t)ops_cuda()->stream();
     watchdog_enter("allreduce", -1);
     use_begin();
     NCCL_CHECK(g, ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, g->comm, st));
@@ -255,7 +262,7 @@ void dist_nccl_allreduce_sum(const Dist *d, float *buf, size_t n) {
 void dist_nccl_reduce_scatter_sum(const Dist *d, const float *send, float *recv, size_t count) {
     const NcclGroup *g = dp_group(d, "reduce-scatter");
     if (count == 0) return;
-    cudaStream_t st = (cudaStream_t)cuda_stream_handle();
+    cudaStream_t st = (cudaStream_t)ops_cuda()->stream();
     watchdog_enter("reduce_scatter", -1);
     use_begin();
     NCCL_CHECK(g, ncclReduceScatter(send, recv, count, ncclFloat32, ncclSum, g->comm, st));
@@ -267,7 +274,7 @@ void dist_nccl_reduce_scatter_sum(const Dist *d, const float *send, float *recv,
 void dist_nccl_allgather(const Dist *d, float *buf, size_t count) {
     const NcclGroup *g = dp_group(d, "allgather");
     if (count == 0 || g->size == 1) return;
-    cudaStream_t st = (cudaStream_t)cuda_stream_handle();
+    cudaStream_t st = (cudaStream_t)ops_cuda()->stream();
     watchdog_enter("allgather", -1);
     use_begin();
     // in place: NCCL's rule is sendbuff == recvbuff + rank * sendcount

@@ -5,14 +5,14 @@
 
 #include "shear/common.h"
 #include "shear/dist.h"
+#include "shear/dist_nccl.h"
 #include "shear/watchdog.h"
 
 #define MPI_CHECK(call) do { int rc_ = (call); if (rc_ != MPI_SUCCESS) { char s_[MPI_MAX_ERROR_STRING]; int l_ = 0; \
     MPI_Error_string(rc_, s_, &l_); SHEAR_DIE("MPI call %s failed: %s; check the mpirun command and the network", #call, s_); } } while (0)
 
 static void check_backend(const ShearOps *ops, const char *what, size_t count) {
-    SHEAR_CHECK(strcmp(ops->name, "cpu") == 0, "%s: backend '%s' has no MPI path (it goes through NCCL)", what,
-                ops->name);
+    SHEAR_CHECK(!ops->is_device, "%s: backend '%s' has no MPI path (it goes through NCCL)", what, ops->name);
     // MPI counts are int; zero.c keeps buckets far below this
     SHEAR_CHECK(count <= (size_t)INT_MAX, "%s: %zu floats per rank exceed MPI's int count; use smaller buckets", what,
                 count);
@@ -23,7 +23,7 @@ void dist_reduce_scatter_sum(const Dist *d, const ShearOps *ops, const float *se
         ops->copy(recv, send, count * sizeof(float));
         return;
     }
-    if (strcmp(ops->name, "cuda") == 0) {
+    if (ops->is_device) {
         dist_nccl_reduce_scatter_sum(d, send, recv, count);
         return;
     }
@@ -35,7 +35,7 @@ void dist_reduce_scatter_sum(const Dist *d, const ShearOps *ops, const float *se
 
 void dist_allgather(const Dist *d, const ShearOps *ops, float *buf, size_t count) {
     if (d->size == 1) return;
-    if (strcmp(ops->name, "cuda") == 0) {
+    if (ops->is_device) {
         dist_nccl_allgather(d, buf, count);
         return;
     }

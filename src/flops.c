@@ -4,9 +4,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#ifdef SHEAR_HAVE_CUDA
-#include "cuda_meminfo.h"
-#endif
+#include "shear/ops.h"
 
 void flops_train_per_token(const ModelConfig *c, int T, FlopsPerToken *f) {
     double L = c->n_layers, d = c->dim, I = c->intermediate, V = c->vocab;
@@ -76,19 +74,16 @@ double flops_run_peak_tflops(double deck_peak, int cuda, char *what, size_t what
         return deck_peak;
     }
     snprintf(what, whatlen, "unknown");
-#ifdef SHEAR_HAVE_CUDA
-    if (cuda) {
-        int major, minor, sms, khz;
-        cuda_device_props(&major, &minor, &sms, &khz);
+    const ShearOps *cu = cuda ? ops_cuda() : NULL; // NULL also when the CUDA backend is not built
+    if (cu) {
+        ShearDeviceInfo di;
+        cu->device_info(&di);
         const char *name = NULL;
         // the matmuls run fp32 (CUBLAS_COMPUTE_32F, no TF32): their peak is the fp32 one
-        double peak = flops_gpu_peak_tflops(major, minor, sms, khz, FLOPS_FP32, &name);
+        double peak = flops_gpu_peak_tflops(di.cc_major, di.cc_minor, di.sm_count, di.clock_khz, FLOPS_FP32, &name);
         snprintf(what, whatlen, "%s fp32", name ? name : "unknown device");
         return peak;
     }
-#else
-    (void)cuda;
-#endif
     return 0.0;
 }
 

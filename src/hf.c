@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "shear/common.h"
+#include "shear/hf_config.h"
 #include "shear/modelfile.h"
 #include "shear/safetensors.h"
 #include "shear/tokenizer.h"

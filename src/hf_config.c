@@ -1,6 +1,6 @@
 // Hugging Face config.json for LlamaForCausalLM: read with every unsupported option refused by name,
-// written with the model's real shape (see hf.h).
-#include "shear/hf.h"
+// written with the model's real shape (see hf_config.h).
+#include "shear/hf_config.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

@@ -10,10 +10,7 @@
 
 #include "shear/common.h"
 #include "shear/masks.h"
-
-#ifdef SHEAR_HAVE_CUDA
-#include "cuda_meminfo.h"
-#endif
+#include "shear/ops.h"
 
 size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int recompute) {
     // buffer by buffer as model_alloc_acts allocates them, so the two are read side by side; L here is the
@@ -89,7 +86,7 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
     e->masks = 7 * p->mask_gates * sizeof(float);
     e->acts = memest_acts_bytes(&p->cfg, B, p->T, p->recompute);
     e->workspace = memest_classifier_bytes(&p->cfg, B, p->T, p->cuda);
-    // the reference model is created with the same micro-batch and seq_len (src/dbl_run.c), without recompute
+    // the reference model is created with the same micro-batch and seq_len (src/run_dbl.c), without recompute
     if (p->ref_eval) e->reference = 2 * P * sizeof(float) + memest_acts_bytes(&p->cfg, B, p->T, 0);
     e->total = e->weights + e->grads + e->optim + e->masks + e->acts + e->workspace + e->reference;
 }
@@ -152,15 +149,15 @@ size_t memest_available(int cuda, int local_ranks, char *what, size_t whatlen) {
         return v;
     }
     if (cuda) {
-#ifdef SHEAR_HAVE_CUDA
-        size_t fr, tot;
-        cuda_mem_info(&fr, &tot);
+        const ShearOps *cu = ops_cuda(); // NULL: the CUDA backend is not built
+        if (!cu) {
+            snprintf(what, whatlen, "unknown");
+            return 0;
+        }
+        ShearDeviceInfo di;
+        cu->device_info(&di);
         snprintf(what, whatlen, "free on the GPU");
-        return fr;
-#else
-        snprintf(what, whatlen, "unknown");
-        return 0;
-#endif
+        return di.mem_free;
     }
     size_t avail = proc_mem_available();
     if (local_ranks < 1) local_ranks = 1;
@@ -198,9 +195,7 @@ void memest_run_check(const MemPlan *p, const Dist *dist, int micro_batch, int g
     if (model_config_check(&p->cfg, parts, sizeof parts)) return; // model_create reports a bad shape
     size_t avail = memest_available(p->cuda, dist->local_size, what, sizeof what);
     // every rank must reach the same verdict: the smallest rank decides
-    unsigned long long a = avail, amin = a, amax = a;
-    MPI_Allreduce(&a, &amin, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(&a, &amax, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+    unsigned long long a = avail, amin = dist_world_min_u64(a), amax = dist_world_max_u64(a);
     MemEstimate e;
     memest_compute(p, micro_batch, &e);
     fmt_parts(parts, sizeof parts, &e, p->zero);
@@ -215,7 +210,7 @@ void memest_run_check(const MemPlan *p, const Dist *dist, int micro_batch, int g
     if (e.total <= amin) return;
     // one clear message: rank 0 reports and aborts the job, the others wait for that
     if (dist->rank != 0) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        dist_world_barrier("memory check");
         exit(SHEAR_EXIT_ERROR);
     }
 

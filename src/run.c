@@ -7,9 +7,6 @@
 #include "shear/flops.h"
 #include "shear/memest.h"
 #include "shear/watchdog.h"
-#ifdef SHEAR_HAVE_CUDA
-#include "cuda_ops.h"
-#endif
 
 void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck_path, const char **sets, int n_sets) {
     dist_init(dist, argc, argv);
@@ -20,7 +17,7 @@ void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck
 }
 
 RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const ModelConfig *cfg, size_t mask_gates) {
-    const int on_cuda = strcmp(ops->name, "cuda") == 0;
+    const int on_cuda = ops->is_device; // the memory estimate and the peak FLOP/s are the device's
     // prune and train with DBL against the source keep a second (reference) model during the first evaluation
     const int ref_model = strcmp(d->dbl_rule, "constant") != 0 && strcmp(d->dbl_reference, "source") == 0;
     MemPlan plan = {*cfg, d->train_seq_len, dist->size, d->run_zero, (size_t)d->run_zero_bucket, mask_gates,
@@ -39,25 +36,6 @@ void run_log_flops(const RunPlan *p, const char *what) {
     else
         shear_log("flops: %.4g GFLOP per token%s (3 x forward, attention over the full T x T); no MFU (peak unknown: "
                   "set run.peak_tflops)\n", p->flops_tok / 1e9, what);
-}
-
-const ShearOps *run_backend(Dist *dist, const Deck *d, int threads) {
-    if (strcmp(d->run_device, "cuda") != 0) {
-        ops_cpu_set_threads(threads);
-        return ops_cpu();
-    }
-#ifdef SHEAR_HAVE_CUDA
-    if (cuda_device_count() == 0)
-        SHEAR_DIE("%s: run.device is cuda but rank %d sees no CUDA device (check nvidia-smi, CUDA_VISIBLE_DEVICES "
-                  "and --gpus-per-node); run.device: cpu runs on the CPU", d->path, dist->rank);
-    dist_nccl_init(dist); // cudaSetDevice(local rank) before any other CUDA call, then the NCCL communicator
-    return ops_cuda();
-#else
-    (void)threads;
-    SHEAR_DIE("%s: run.device is cuda but this shear was built without the CUDA backend (nvcc was not found at "
-              "configure time; reconfigure with -DSHEAR_CUDA=ON on a machine with the CUDA toolkit); rank %d",
-              d->path, dist->rank);
-#endif
 }
 
 int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w) {

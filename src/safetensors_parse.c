@@ -1,6 +1,6 @@
-// The pure safetensors parsers (see safetensors.h): header and index. No I/O, no dying, no reads outside the
+// The pure safetensors parsers (see safetensors_parse.h): header and index. No I/O, no dying, no reads outside the
 // buffer given, so the fuzzer can call them on anything. Every rejection says which tensor or key is wrong.
-#include "shear/safetensors.h"
+#include "shear/safetensors_parse.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>

@@ -35,9 +35,7 @@ int stop_requested(const Dist *d, double est_step_and_ckpt_s) {
     if (budget > 0 && mine == STOP_NONE && stop_elapsed() + STOP_SAFETY * est_step_and_ckpt_s >= budget)
         mine = STOP_WALLTIME;
     // every rank meets here once per step: a peer that hangs after the gradient reduction is caught here
-    watchdog_enter("allreduce(stop flag)", -1);
-    MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    watchdog_leave();
+    mine = dist_world_max_int(mine); // bracketed by the watchdog
     (void)d;
     return mine;
 }

@@ -8,7 +8,6 @@
 
 #include "shear/common.h"
 #include "shear/h5util.h"
-#include "shear/store_write.h"
 
 static void close_all(TokenStore *s) {
     for (int d = 0; d < STORE_MAX_DOMAINS; d++) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "shear/common.h"
+#include "shear/dist.h"
 #include "shear/h5util.h"
 
 void store_writer_create(StoreWriter *w, const char *path, MPI_Comm comm) {
@@ -20,10 +21,12 @@ void store_writer_create(StoreWriter *w, const char *path, MPI_Comm comm) {
                 sizeof w->path - 1);
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp", path);
+    // the collectives below are the world helpers of shear/dist.h: comm is the world (dist_comm_world())
     w->comm = comm;
-    MPI_Comm_rank(comm, &w->rank);
+    w->rank = dist_world_rank();
     h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    // MPI_INFO_NULL: no MPI-IO hints
     H5_CHECK(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), "MPI-IO file access for '%s'", w->tmp_path);
     H5_CHECK(H5Pset_all_coll_metadata_ops(fapl, 1), "collective metadata for '%s'", w->tmp_path);
     H5_CHECK(H5Pset_coll_metadata_write(fapl, 1), "collective metadata for '%s'", w->tmp_path);
@@ -81,8 +84,7 @@ void store_writer_split(StoreWriter *w, const char *domain, const char *split, s
     SHEAR_CHECK(first + count <= total, "%s: this rank's tokens [%zu, %zu) run past the %zu of the dataset", obj,
                 first, first + count, total);
     // every element written exactly once: with no fill value an unwritten one would be garbage
-    unsigned long long mine = count, all = 0;
-    MPI_Allreduce(&mine, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, w->comm);
+    unsigned long long all = dist_world_sum_u64(count);
     SHEAR_CHECK(all == total, "%s: ranks wrote %llu tokens, the dataset holds %zu", obj, all, total);
 
     hsize_t dims[2] = {n_seqs, (hsize_t)seq_len};
@@ -95,8 +97,7 @@ void store_writer_split(StoreWriter *w, const char *domain, const char *split, s
     // MPI-IO counts are ints: write in rounds of at most max_write elements per rank; every rank takes part in
     // every round (the collective needs all), selecting none once its run is done.
     size_t piece_max = w->max_write ? w->max_write : STORE_WRITE_MAX;
-    unsigned long long my_rounds = (count + piece_max - 1) / piece_max, rounds = 0;
-    MPI_Allreduce(&my_rounds, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, w->comm);
+    unsigned long long my_rounds = (count + piece_max - 1) / piece_max, rounds = dist_world_max_u64(my_rounds);
     static const int32_t none = 0;
     for (unsigned long long r = 0; r < rounds; r++) {
         size_t off = (size_t)r * piece_max;
@@ -151,7 +152,7 @@ static void close_file(StoreWriter *w) {
     H5Pclose((hid_t)w->dxpl);
     H5_CHECK(H5Fclose((hid_t)w->file), "closing '%s'", w->tmp_path);
     w->file = -1;
-    MPI_Barrier(w->comm);
+    dist_world_barrier("token store closed");
 }
 
 // fsync the folder so the rename itself survives a crash.
@@ -172,13 +173,14 @@ void store_writer_commit(StoreWriter *w) {
         rc = rename(w->tmp_path, w->path) == 0 ? 0 : errno;
         if (rc == 0) sync_parent(w->path);
     }
-    MPI_Bcast(&rc, 1, MPI_INT, 0, w->comm);
-    if (rc != 0 && w->rank == 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", w->tmp_path, w->path, strerror(rc));
-    MPI_Barrier(w->comm);
+    char err[2 * sizeof w->path + 256] = "";
+    if (rc != 0) snprintf(err, sizeof err, "cannot rename '%s' to '%s': %s", w->tmp_path, w->path, strerror(rc));
+    dist_agree_or_die(rc != 0, err, sizeof err); // only rank 0 can fail: it dies, one message
+    dist_world_barrier("token store committed");
 }
 
 void store_writer_abort(StoreWriter *w) {
     close_file(w);
     if (w->rank == 0) unlink(w->tmp_path);
-    MPI_Barrier(w->comm);
+    dist_world_barrier("token store removed");
 }

@@ -66,7 +66,7 @@ if(HF_FUZZ_OK)
             ${CMAKE_SOURCE_DIR}/src/safetensors_parse.c ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_safetensors.c
             ${CJSON_LDFLAGS} -o ${HF_FUZZER}
     DEPENDS ${CMAKE_SOURCE_DIR}/src/safetensors_parse.c ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_safetensors.c
-            ${CMAKE_SOURCE_DIR}/include/shear/safetensors.h
+            ${CMAKE_SOURCE_DIR}/include/shear/safetensors_parse.h
     COMMENT "libFuzzer target fuzz_safetensors (clang)")
   add_custom_target(fuzz_safetensors ALL DEPENDS ${HF_FUZZER})
   add_test(NAME hf_fuzz_safetensors

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "shear/ckpt.h"
+#include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/dist.h"
 #include "shear/model.h"

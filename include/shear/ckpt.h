@@ -12,7 +12,7 @@
 //   /config        attrs as in model files (modelfile.h), when the state names a model config
 //   /deck          uint8 text: the input deck, verbatim; attr checksum
 //   /<item name>   one dataset per item at its global shape (names may hold '/': groups are made), attr
-//                  checksum (uint64): ckpt_sum of the dataset's little-endian bytes in row-major order
+//                  checksum (uint64): ckpt_sum (ckpt_sum.h) of the dataset's little-endian bytes in row-major order
 // Every dataset is contiguous, never filled, aligned to 1 MiB above 64 KiB, and written by all ranks in one
 // collective call per piece: rank r writes rows [r n / R, (r+1) n / R) of an n-row dataset, so the bytes
 // written do not depend on R.
@@ -132,22 +132,5 @@ void ckpt_load(const Dist *d, const ShearOps *ops, const char *path, CkptState *
 // non-NULL), or -1 when the run has no checkpoint at all (a fresh start).
 int ckpt_load_latest_good(const Dist *d, const ShearOps *ops, const char *run_dir, CkptState *s, int verify,
                           int fallback, char *loaded, size_t len);
-
-// ---- checksums ----
-// A polynomial hash over the byte string read as little-endian 32-bit words w_0..w_{n-1} (a partial last word
-// is zero-padded): h = sum_i w_i X^(n-1-i) mod 2^61-1. It composes: the hash of A followed by B is
-// h_A X^(n_B) + h_B, so ranks (and threads) hash their own rows and the pieces combine to the hash of the
-// whole dataset, whatever the split. Not cryptographic: it detects corruption, not tampering.
-typedef struct {
-    uint64_t h;
-    uint64_t bytes;
-} CkptSum;
-
-// Hash of bytes [0, n); OpenMP-parallel for large n.
-CkptSum ckpt_sum_bytes(const void *p, size_t n);
-// The hash of a's bytes followed by b's; a.bytes must be a multiple of 4.
-CkptSum ckpt_sum_cat(CkptSum a, CkptSum b);
-// The stored 64-bit value: mixes the hash with the length.
-uint64_t ckpt_sum_final(CkptSum s);
 
 #endif

@@ -17,8 +17,36 @@
 
 #include "shear/rng.h"
 
+// Facts of the current device of a device backend (ShearOps.device_info); every field 0 when there is no usable
+// device (device_info never dies).
+typedef struct ShearDeviceInfo {
+    size_t mem_free, mem_total;                  // bytes free and in total (cudaMemGetInfo)
+    int cc_major, cc_minor, sm_count, clock_khz; // compute capability, SMs, maximum SM clock: the peak FLOP/s
+} ShearDeviceInfo;
+
+// The host's fatal-error function: prints msg with file:line, ends the process (and the job), never returns.
+typedef void (*ShearFatalFn)(const char *file, int line, const char *msg);
+
 typedef struct ShearOps {
     const char *name; // "cpu" or "cuda"
+
+    // ---- the backend as a device: 0 / NULL on the CPU backend ----
+    // 1: buffers live in device memory and collectives go through NCCL (shear/dist_nccl.h), not MPI
+    int is_device;
+    // visible devices; 0 when there is none or the driver is missing (never dies)
+    int (*device_count)(void);
+    // binds this process to device dev and creates the backend's stream and BLAS handles on it; once, before
+    // any op (dist_nccl_init calls it with the local rank's device)
+    void (*select_device)(int dev);
+    // facts of the current device (never dies; zeros without a device)
+    void (*device_info)(ShearDeviceInfo *info);
+    // one line: runtime, driver, BLAS and NCCL versions and the number of visible devices (never dies)
+    void (*version_info)(char *buf, size_t len);
+    // the backend's one stream (a cudaStream_t) as an opaque pointer: NCCL enqueues its collectives on it
+    void *(*stream)(void);
+    // registers the host's fatal-error function, called on any backend error (CUDA, cuBLAS, a bad shape);
+    // without one the backend prints the message and exits with status 1
+    void (*set_fatal)(ShearFatalFn die);
 
     // ---- memory: every buffer a model uses comes from here ----
     void *(*alloc)(size_t bytes);                                  // zero-filled; dies on failure
@@ -120,9 +148,18 @@ typedef struct ShearOps {
                              uint64_t counter0);
 } ShearOps;
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 // The CPU backend: always built.
 const ShearOps *ops_cpu(void);
 // Sets the CPU backend's thread count (OpenMP and BLAS); 0 keeps the default.
 void ops_cpu_set_threads(int n);
+// The CUDA backend's table (kernels/cuda), or NULL when this build has no CUDA backend (kernels/ops_cuda_none.c).
+// Never dies: the device members work before a device is selected; every op needs select_device first.
+const ShearOps *ops_cuda(void);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

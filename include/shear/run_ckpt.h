@@ -5,7 +5,7 @@
 #define SHEAR_RUN_CKPT_H
 
 #include "shear/ckpt.h"
-#include "shear/dbl_run.h"
+#include "shear/run_dbl.h"
 #include "shear/deck.h"
 #include "shear/masks.h"
 #include "shear/optim.h"

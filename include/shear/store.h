@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #define STORE_MAX_DOMAINS 16
+#define STORE_FORMAT "shear-token-store"
+#define STORE_VERSION 1
 
 typedef struct {
     int64_t file;                 // hid_t of the open file
@@ -30,6 +32,8 @@ typedef struct {
 
 // Opens a store read-only; dies with a message naming the file and what is wrong (not a store, bad shape).
 void store_open(TokenStore *s, const char *path);
+// Opens a store like store_open but returns -1 with the reason in err instead of dying (prep's skip check).
+int store_try_open(TokenStore *s, const char *path, char *err, size_t errlen);
 // Index of a domain by name or -1.
 int store_domain(const TokenStore *s, const char *name);
 // Reads sequence idx of a domain's split (eval != 0 for eval) into out[seq_len].

@@ -11,8 +11,6 @@
 
 #include "shear/store.h"
 
-#define STORE_FORMAT "shear-token-store"
-#define STORE_VERSION 1
 // Elements one rank writes per collective call (1 GiB of int32; MPI-IO counts are ints).
 #define STORE_WRITE_MAX ((size_t)1 << 28)
 
@@ -41,8 +39,5 @@ void store_writer_deck(StoreWriter *w, const char *text);
 void store_writer_commit(StoreWriter *w);
 // Closes the file collectively and removes PATH.tmp (the error path).
 void store_writer_abort(StoreWriter *w);
-
-// Opens a store like store_open but returns -1 with the reason in err instead of dying (prep's skip check).
-int store_try_open(TokenStore *s, const char *path, char *err, size_t errlen);
 
 #endif

@@ -425,7 +425,7 @@ struct Shape {
 unsigned tiles(int T, int rows) {
     const int n = (T + rows - 1) / rows;
     if (n > 65535)
-        SHEAR_DIE("attention: seq_len %d needs %d tiles of %d rows, above the 65535 a CUDA grid allows", T, n, rows);
+        CUDA_DIE("attention: seq_len %d needs %d tiles of %d rows, above the 65535 a CUDA grid allows", T, n, rows);
     return (unsigned)n;
 }
 
@@ -469,12 +469,12 @@ void launch_dq(float *dq, const float *dout, const float *q, const float *k, con
 // The shape checks shared by both directions; returns 0 when there is nothing to compute.
 int check_shape(const Shape &s) {
     if (s.H <= 0 || s.Hkv <= 0 || s.H % s.Hkv != 0)
-        SHEAR_DIE("attention: %d query heads cannot share %d kv heads evenly", s.H, s.Hkv);
+        CUDA_DIE("attention: %d query heads cannot share %d kv heads evenly", s.H, s.Hkv);
     if (s.hd <= 0 || s.hd > 256)
-        SHEAR_DIE("attention: head_dim %d is not supported by the CUDA backend (expected 1 to 256)", s.hd);
+        CUDA_DIE("attention: head_dim %d is not supported by the CUDA backend (expected 1 to 256)", s.hd);
     if (s.B == 0 || s.T <= 0) return 0;
     if (s.B * (size_t)s.H > 0x7fffffffu)
-        SHEAR_DIE("attention: batch %zu x %d heads exceeds the 2^31 - 1 blocks of a CUDA grid", s.B, s.H);
+        CUDA_DIE("attention: batch %zu x %d heads exceeds the 2^31 - 1 blocks of a CUDA grid", s.B, s.H);
     return 1;
 }
 

@@ -13,7 +13,7 @@ static size_t g_scratch_cap[CUDA_SCRATCH_SLOTS];
 
 static void require_device(const char *what) {
     if (g_dev < 0)
-        SHEAR_DIE("the CUDA backend was used (%s) before cuda_select_device; select a device first", what);
+        CUDA_DIE("the CUDA backend was used (%s) before cuda_select_device; select a device first", what);
 }
 
 cudaStream_t cuda_stream(void) {
@@ -36,27 +36,20 @@ int cuda_sm_count(void) {
     return g_sms;
 }
 
-extern "C" int cuda_device_count(void) {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
-    cudaGetLastError(); // without a driver the probe leaves an error behind; later checks must not see it
-    return n;
-}
-
 extern "C" void cuda_select_device(int dev) {
     if (g_dev == dev) return;
     if (g_dev >= 0)
-        SHEAR_DIE("cuda_select_device(%d) after device %d was selected; one process drives one GPU", dev, g_dev);
+        CUDA_DIE("cuda_select_device(%d) after device %d was selected; one process drives one GPU", dev, g_dev);
     int n = cuda_device_count();
     if (n == 0)
-        SHEAR_DIE("no CUDA device is visible (cudaGetDeviceCount found none); check nvidia-smi, the driver and "
+        CUDA_DIE("no CUDA device is visible (cudaGetDeviceCount found none); check nvidia-smi, the driver and "
                   "CUDA_VISIBLE_DEVICES, or run with the cpu backend");
-    if (dev < 0 || dev >= n) SHEAR_DIE("CUDA device %d requested, but only devices 0..%d are visible", dev, n - 1);
+    if (dev < 0 || dev >= n) CUDA_DIE("CUDA device %d requested, but only devices 0..%d are visible", dev, n - 1);
     CUDA_CHECK(cudaSetDevice(dev));
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
     if (prop.major < 8)
-        SHEAR_DIE("CUDA device %d (%s) has compute capability %d.%d; Shear is built for 8.0 (A100) and newer", dev,
+        CUDA_DIE("CUDA device %d (%s) has compute capability %d.%d; Shear is built for 8.0 (A100) and newer", dev,
                   prop.name, prop.major, prop.minor);
     g_sms = prop.multiProcessorCount;
     // non-blocking: no implicit ordering with the legacy default stream that libraries might use
@@ -72,7 +65,7 @@ extern "C" void cuda_select_device(int dev) {
 
 void *cuda_scratch(int slot, size_t bytes) {
     if (slot < 0 || slot >= CUDA_SCRATCH_SLOTS)
-        SHEAR_DIE("cuda_scratch slot %d is not one of 0..%d", slot, CUDA_SCRATCH_SLOTS - 1);
+        CUDA_DIE("cuda_scratch slot %d is not one of 0..%d", slot, CUDA_SCRATCH_SLOTS - 1);
     require_device("cuda_scratch");
     if (bytes > g_scratch_cap[slot]) {
         // queued kernels may still read the old buffer: let them finish before it goes
@@ -85,7 +78,7 @@ void *cuda_scratch(int slot, size_t bytes) {
             cudaGetLastError();
             size_t free_b = 0, total_b = 0;
             cudaMemGetInfo(&free_b, &total_b);
-            SHEAR_DIE("out of GPU memory growing kernel scratch %d to %zu bytes (%.2f GiB free of %.2f GiB); lower "
+            CUDA_DIE("out of GPU memory growing kernel scratch %d to %zu bytes (%.2f GiB free of %.2f GiB); lower "
                       "micro_batch or seq_len",
                       slot, cap, free_b / 1073741824.0, total_b / 1073741824.0);
         }
@@ -112,7 +105,7 @@ static void *cuda_alloc(size_t bytes) {
         cudaGetLastError(); // an allocation failure is not sticky; clear it before the next query
         size_t free_b = 0, total_b = 0;
         cudaMemGetInfo(&free_b, &total_b);
-        SHEAR_DIE("cudaMalloc of %zu bytes (%.2f GiB) failed: %s; the GPU has %.2f GiB free of %.2f GiB. Lower "
+        CUDA_DIE("cudaMalloc of %zu bytes (%.2f GiB) failed: %s; the GPU has %.2f GiB free of %.2f GiB. Lower "
                   "micro_batch or seq_len, or use more GPUs",
                   bytes, bytes / 1073741824.0, cudaGetErrorString(e), free_b / 1073741824.0,
                   total_b / 1073741824.0);
@@ -141,7 +134,7 @@ static void cuda_copy(void *dst, const void *src, size_t bytes) {
     if (bytes == 0 || dst == src) return;
     const char *d = (const char *)dst, *s = (const char *)src;
     if (d < s + bytes && s < d + bytes)
-        SHEAR_DIE("device copy of %zu bytes between overlapping buffers (%p, %p); copies need disjoint buffers",
+        CUDA_DIE("device copy of %zu bytes between overlapping buffers (%p, %p); copies need disjoint buffers",
                   bytes, dst, src);
     CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream()));
 }
@@ -157,6 +150,13 @@ static void cuda_sync(void) { CUDA_CHECK(cudaStreamSynchronize(cuda_stream())); 
 // the slot of another with the same signature
 static const ShearOps cuda_ops_table = {
     .name = "cuda",
+    .is_device = 1,
+    .device_count = cuda_device_count,
+    .select_device = cuda_select_device,
+    .device_info = cuda_device_info,
+    .version_info = cuda_version_info,
+    .stream = cuda_stream_handle,
+    .set_fatal = cuda_set_fatal,
     .alloc = cuda_alloc,
     .free = cuda_free,
     .upload = cuda_upload,
@@ -188,12 +188,5 @@ static const ShearOps cuda_ops_table = {
     .hardconcrete_bwd = cuda_hardconcrete_bwd,
 };
 
-extern "C" const ShearOps *ops_cuda(void) {
-    if (g_dev < 0) {
-        if (cuda_device_count() == 0)
-            SHEAR_DIE("the cuda backend was asked for, but no CUDA device is visible; check nvidia-smi and "
-                      "CUDA_VISIBLE_DEVICES, or use the cpu backend");
-        SHEAR_DIE("ops_cuda() before cuda_select_device(); the host selects its GPU (local rank) first");
-    }
-    return &cuda_ops_table;
-}
+// Never dies: the device members work before select_device; the ops need it (require_device).
+extern "C" const ShearOps *ops_cuda(void) { return &cuda_ops_table; }

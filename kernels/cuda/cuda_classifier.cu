@@ -94,7 +94,7 @@ extern "C" double cuda_classifier(float *dx, float *dw, float *row_loss, float *
                                   const float *w, const int32_t *targets, size_t N, int d, int V, float dscale) {
     if (N == 0) return 0.0;
     if (V <= 0 || d <= 0) {
-        SHEAR_DIE("classifier: vocabulary %d and width %d must be positive", V, d);
+        CUDA_DIE("classifier: vocabulary %d and width %d must be positive", V, d);
     }
     const cudaStream_t st = cuda_stream();
     const int want_grad = dx != NULL || dw != NULL;
@@ -142,7 +142,7 @@ extern "C" double cuda_classifier(float *dx, float *dw, float *row_loss, float *
     if (host.bad_row != ULLONG_MAX) {
         int32_t t = 0;
         cuda_to_host(&t, targets + host.bad_row, sizeof t);
-        SHEAR_DIE("classifier: target %d of row %llu is outside the vocabulary [0, %d)", t, host.bad_row, V);
+        CUDA_DIE("classifier: target %d of row %llu is outside the vocabulary [0, %d)", t, host.bad_row, V);
     }
     return host.total;
 }

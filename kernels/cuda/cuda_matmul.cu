@@ -17,7 +17,7 @@ void cuda_gemm_rm(int transA, int transB, size_t M, size_t N, size_t K, float al
                   const float *B, size_t ldb, float beta, float *C, size_t ldc) {
     if (M == 0 || N == 0) return;
     if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX) {
-        SHEAR_DIE("matrix product %zu x %zu x %zu exceeds the 32-bit sizes cuBLAS takes", M, N, K);
+        CUDA_DIE("matrix product %zu x %zu x %zu exceeds the 32-bit sizes cuBLAS takes", M, N, K);
     }
     if (K == 0) {
         // op(A) @ op(B) is empty: C = beta * C, done here so cuBLAS never sees a zero leading dimension
@@ -27,7 +27,7 @@ void cuda_gemm_rm(int transA, int transB, size_t M, size_t N, size_t K, float al
         } else if (ldc == N) {
             cuda_scale(C, beta, M * N);
         } else {
-            SHEAR_DIE("empty matrix product with beta %g into a strided C is not supported", (double)beta);
+            CUDA_DIE("empty matrix product with beta %g into a strided C is not supported", (double)beta);
         }
         return;
     }

@@ -1,9 +1,11 @@
 // The CUDA backend of the ops interface (include/shear/ops.h), fp32 buffers in device memory, every kernel on
 // the backend's one explicit stream. C-callable; compiled only when SHEAR_HAVE_CUDA.
-// Files: cuda_common.cuh (CUDA_CHECK / CUBLAS_CHECK, the stream and cuBLAS handle), cuda_backend.cu (memory ops
-// and the ShearOps table), cuda_pointwise.cu, cuda_norm.cu, cuda_masks.cu, cuda_attention.cu, cuda_matmul.cu,
+// Files: cuda_common.cuh (CUDA_CHECK / CUBLAS_CHECK / CUDA_DIE, the stream and cuBLAS handle), cuda_backend.cu
+// (memory ops, device selection and the ShearOps table), cuda_device.cu (the device facts of the table and the
+// host's fatal-error function), cuda_pointwise.cu, cuda_norm.cu, cuda_masks.cu, cuda_attention.cu, cuda_matmul.cu,
 // cuda_classifier.cu. The launchers below have exactly the signatures and semantics of the ShearOps members of
-// the same name (ops.h), so the table in cuda_backend.cu is a list of these functions.
+// the same name (ops.h), so the table in cuda_backend.cu is a list of these functions. Private to kernels/cuda
+// (and its tests): host code reaches the backend through ops_cuda() (shear/ops.h) only.
 #ifndef SHEAR_CUDA_OPS_H
 #define SHEAR_CUDA_OPS_H
 
@@ -16,12 +18,16 @@
 extern "C" {
 #endif
 
-// The backend (selects nothing: call cuda_select_device first). Dies with a clear message without a device.
-const ShearOps *ops_cuda(void);
+// ops_cuda() itself is declared in shear/ops.h. The device members of its table (ShearOps.device_count ...):
+// cuda_device.cu, except cuda_select_device (cuda_backend.cu).
 // Visible CUDA devices; 0 when there is none or the driver is missing (never dies).
 int cuda_device_count(void);
-// cudaSetDevice(dev) and creation of the stream and cuBLAS handle on it; call once, before ops_cuda() is used.
+// cudaSetDevice(dev) and creation of the stream and cuBLAS handle on it; call once, before any op.
 void cuda_select_device(int dev);
+void cuda_device_info(ShearDeviceInfo *info);
+void cuda_version_info(char *buf, size_t len);
+void *cuda_stream_handle(void);
+void cuda_set_fatal(ShearFatalFn die);
 
 // cuda_pointwise.cu
 void cuda_axpy(float *y, const float *x, float a, size_t n);
@@ -66,16 +72,3 @@ double cuda_classifier(float *dx, float *dw, float *row_loss, float *logits_out,
 #endif
 #endif
 
-// ---- appended for src/dist_nccl.c (kept outside the block above so concurrent edits only append) ----
-#ifndef SHEAR_CUDA_OPS_STREAM_H
-#define SHEAR_CUDA_OPS_STREAM_H
-#ifdef __cplusplus
-extern "C" {
-#endif
-// The backend's one stream (cuda_stream() in cuda_common.cuh, C++ linkage) as an opaque pointer for C code:
-// dist_nccl.c enqueues the NCCL collectives on it, ordered with the kernels. Defined in cuda_stream_handle.cu.
-void *cuda_stream_handle(void);
-#ifdef __cplusplus
-}
-#endif
-#endif

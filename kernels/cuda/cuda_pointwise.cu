@@ -145,7 +145,7 @@ static __global__ void embedding_bwd_runs_kernel(float *dwte, const float *dout,
 
 extern "C" void cuda_embedding_bwd(float *dwte, const float *dout, const int32_t *tok, size_t N, int d) {
     if (!dwte || N == 0 || d <= 0) return;
-    if (N > (size_t)INT_MAX) SHEAR_DIE("embedding backward over %zu rows; at most %d rows per call", N, INT_MAX);
+    if (N > (size_t)INT_MAX) CUDA_DIE("embedding backward over %zu rows; at most %d rows per call", N, INT_MAX);
     const int n = (int)N;
     cudaStream_t st = cuda_stream();
     size_t sort_bytes = 0;
@@ -181,7 +181,7 @@ static const float *rope_table(int T, int hd, float theta) {
     const int half = hd / 2;
     const size_t per = (size_t)T * half; // floats of one of cos / sin
     float *host = (float *)malloc(2 * per * sizeof(float)); // [2, T, hd/2]
-    if (!host) SHEAR_DIE("out of host memory for a %d x %d rope table", T, half);
+    if (!host) CUDA_DIE("out of host memory for a %d x %d rope table", T, half);
     float *cosv = host, *sinv = host + per;
     for (int i = 0; i < half; i++) {
         float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
@@ -228,7 +228,7 @@ static __global__ void rope_kernel(float *x, const float *cosv, const float *sin
 }
 
 static void rope_apply(float *x, size_t B, int T, int nh, int hd, float theta, float sign) {
-    if (hd <= 0 || hd % 2 != 0) SHEAR_DIE("rope needs an even, positive head_dim, got %d", hd);
+    if (hd <= 0 || hd % 2 != 0) CUDA_DIE("rope needs an even, positive head_dim, got %d", hd);
     if (T <= 0 || nh <= 0 || B == 0) return;
     const float *table = rope_table(T, hd, theta);
     const float *cosv = table, *sinv = table + (size_t)g_rope_T * (hd / 2);
@@ -254,7 +254,7 @@ static __global__ void gate_fwd_kernel(float *out, const float *inp, const float
 }
 
 static void check_group(int C, int group) {
-    if (C <= 0 || group <= 0 || C % group != 0) SHEAR_DIE("gate group %d does not divide the row width %d", group, C);
+    if (C <= 0 || group <= 0 || C % group != 0) CUDA_DIE("gate group %d does not divide the row width %d", group, C);
 }
 
 extern "C" void cuda_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group) {
@@ -406,7 +406,7 @@ static __global__ void adamw_kernel(float *p, const float *g, float *m, float *v
 
 extern "C" void cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
                            float eps, float wd, float gscale, int t) {
-    if (t < 1) SHEAR_DIE("adamw step count must be >= 1, got %d", t);
+    if (t < 1) CUDA_DIE("adamw step count must be >= 1, got %d", t);
     if (n == 0) return;
     const AdamWCoef c = adamw_coef(lr, b1, b2, wd, t); // shear/adamw_coef.h: the CPU backend's floats
     adamw_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shear/safetensors.h"
+#include "shear/safetensors_parse.h"
 
 #define INVARIANT(c) do { if (!(c)) __builtin_trap(); } while (0)
 

@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cuda_ops.h"
 #include "shear/common.h"
 #include "shear/dist.h"
+#include "shear/dist_nccl.h"
+#include "shear/ops.h"
 
 static int failures = 0;
 
@@ -28,12 +29,13 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "collectives";
     Dist d;
     dist_init(&d, &argc, &argv);
-    int skip = cuda_device_count() == 0 || (strcmp(mode, "collectives") == 0 && d.local_size > cuda_device_count());
+    const int ndev = ops_cuda()->device_count(); // this test is built only with the CUDA backend
+    int skip = ndev == 0 || (strcmp(mode, "collectives") == 0 && d.local_size > ndev);
     MPI_Allreduce(MPI_IN_PLACE, &skip, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (skip) {
         if (d.rank == 0)
             printf("SKIP: needs a CUDA device per rank (%d local ranks, %d visible devices)\n", d.local_size,
-                   cuda_device_count());
+                   ndev);
         dist_finalize(&d);
         return 77;
     }

@@ -1,8 +1,8 @@
 // Dynamic batch loading inside a run (train, prune): reference losses, per-domain evaluation every
 // dbl.interval steps, the update on rank 0 in float64 (src/dbl.c), MPI_Bcast of the new proportions, and the
 // metrics record. The pure update rule lives in dbl.h; this file wires it to MPI, the model and the store.
-#ifndef SHEAR_DBL_RUN_H
-#define SHEAR_DBL_RUN_H
+#ifndef SHEAR_RUN_DBL_H
+#define SHEAR_RUN_DBL_H
 
 #include <stdio.h>
 

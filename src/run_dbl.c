@@ -1,5 +1,5 @@
-// Dynamic batch loading inside a run (see dbl_run.h).
-#include "shear/dbl_run.h"
+// Dynamic batch loading inside a run (see run_dbl.h).
+#include "shear/run_dbl.h"
 
 #include <math.h>
 #include <string.h>
@@ -88,7 +88,7 @@ void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const 
     }
     // rank 0 decides; every rank's sampler switches at the same step
     watchdog_enter("bcast(domain weights)", -1);
-    MPI_Bcast(w_new, r->k, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    dist_bcast_doubles(dist, w_new, r->k, 0);
     watchdog_leave();
     memcpy(r->w, w_new, (size_t)r->k * sizeof(double));
     if (r->updates < r->hist_cap) memcpy(r->history + (size_t)r->updates * r->k, w_new, (size_t)r->k * sizeof(double));
