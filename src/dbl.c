@@ -1,4 +1,4 @@
-// Dynamic batch loading: the proportion update, the scaling-law fit and the metrics record (see dbl.h).
+// Dynamic batch loading: the proportion update and the scaling-law fit (see dbl.h).
 #include "shear/dbl.h"
 
 #include <math.h>
@@ -283,29 +283,4 @@ int dbl_scaling_refs(const DblScalingTable *t, char names[][DBL_NAME_LEN], int k
     }
     free(col);
     return rc;
-}
-
-// ---- metrics record ----
-
-
-static void put_map(FILE *f, const char *key, int k, char names[][DBL_NAME_LEN], const double *v) {
-    fprintf(f, ",\"%s\":{", key);
-    for (int i = 0; i < k; i++) {
-        if (i) fputc(',', f);
-        shear_json_string(f, names[i]);
-        if (v && isfinite(v[i])) fprintf(f, ":%.17g", v[i]);
-        else fputs(":null", f);
-    }
-    fputc('}', f);
-}
-
-void dbl_write_record(FILE *f, int step, int k, char names[][DBL_NAME_LEN], const double *loss, const double *ref,
-                      const double *w_before, const double *w_after) {
-    fprintf(f, "{\"event\":\"dbl\",\"step\":%d", step);
-    put_map(f, "losses", k, names, loss);
-    put_map(f, "reference", k, names, ref);
-    put_map(f, "weights_before", k, names, w_before);
-    put_map(f, "weights_after", k, names, w_after);
-    fputs("}\n", f);
-    fflush(f);
 }

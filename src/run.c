@@ -6,6 +6,7 @@
 #include "shear/common.h"
 #include "shear/flops.h"
 #include "shear/memest.h"
+#include "shear/metrics.h"
 #include "shear/watchdog.h"
 
 void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck_path, const char **sets, int n_sets) {
@@ -58,8 +59,9 @@ int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w) {
     return n;
 }
 
-int run_open_data(const Deck *d, int vocab, TokenStore *s, int *store_idx, double *w, Sampler *sampler) {
+void run_data_open(RunData *r, const Deck *d, int vocab) {
     if (!d->data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", d->path);
+    TokenStore *s = &r->store;
     store_open(s, d->data_store);
     if (d->train_seq_len > s->seq_len)
         SHEAR_DIE("%s: train.seq_len %d is longer than the token store's sequences (%d in '%s')", d->path,
@@ -67,12 +69,13 @@ int run_open_data(const Deck *d, int vocab, TokenStore *s, int *store_idx, doubl
     if (s->vocab_size > vocab)
         SHEAR_DIE("token store '%s' uses a vocabulary of %d tokens but the model has vocab %d", d->data_store,
                   s->vocab_size, vocab);
-    int n = run_domains(d, s, store_idx, w);
+    r->n_domains = run_domains(d, s, r->dom, r->w0);
     uint64_t nseq[SAMPLER_MAX_DOMAINS];
-    for (int i = 0; i < n; i++) nseq[i] = s->n_train[store_idx[i]];
-    sampler_init(sampler, (uint64_t)d->train_seed, n, nseq);
-    return n;
+    for (int i = 0; i < r->n_domains; i++) nseq[i] = s->n_train[r->dom[i]];
+    sampler_init(&r->sampler, (uint64_t)d->train_seed, r->n_domains, nseq);
 }
+
+void run_data_close(RunData *r) { store_close(&r->store); }
 
 void run_micro_slice(const Dist *dist, int n_micro, int *lo, int *hi) {
     if (dist->size > n_micro)
@@ -84,21 +87,15 @@ void run_micro_slice(const Dist *dist, int n_micro, int *lo, int *hi) {
     *hi = (int)h;
 }
 
-void run_fill_batch(const TokenStore *s, const int *store_idx, const SampleRef *refs, int B, int T,
-                    int32_t *tokens, int32_t *targets, int32_t *seq) {
+void run_fill_batch(const RunData *r, const SampleRef *refs, int B, int T, int32_t *tokens, int32_t *targets,
+                    int32_t *seq) {
     for (int b = 0; b < B; b++) {
-        store_read(s, store_idx[refs[b].domain], 0, refs[b].seq, seq);
+        store_read(&r->store, r->dom[refs[b].domain], 0, refs[b].seq, seq);
         for (int t = 0; t < T; t++) {
             tokens[(size_t)b * T + t] = seq[t];
             targets[(size_t)b * T + t] = t + 1 < T ? seq[t + 1] : -1;
         }
     }
-}
-
-// "step":N of a metrics record, or -1
-static long record_step(const char *line) {
-    const char *p = strstr(line, "\"step\":");
-    return p ? strtol(p + 7, NULL, 10) : -1;
 }
 
 FILE *run_open_outputs(const Dist *dist, const Deck *d, int resume_step) {
@@ -110,19 +107,7 @@ FILE *run_open_outputs(const Dist *dist, const Deck *d, int resume_step) {
     if (!f) SHEAR_DIE("cannot write '%s' (is run.out_dir writable?)", path);
     fputs(d->text ? d->text : "", f);
     fclose(f);
-    snprintf(path, sizeof path, "%s/metrics.jsonl", d->run_out_dir);
-    char *old = resume_step > 0 && shear_file_exists(path) ? shear_read_file(path, NULL) : NULL;
-    FILE *m = fopen(path, "w");
-    if (!m) SHEAR_DIE("cannot write '%s'", path);
-    for (char *line = old, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        if (record_step(line) <= resume_step) fprintf(m, "%s\n", line);
-        if (!next) break;
-    }
-    free(old);
-    fflush(m);
-    return m;
+    return metrics_open(dist, d, resume_step);
 }
 
 void run_fmt_eta(char *buf, size_t len, double sec) {
@@ -131,12 +116,15 @@ void run_fmt_eta(char *buf, size_t len, double sec) {
     snprintf(buf, len, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
 }
 
-void run_log_epochs(const Sampler *s, const TokenStore *st, const int *store_idx, const int *new_epoch, int step) {
-    // epochs 1, 2, 4, 8, ...: a small store in a long run would otherwise print a line every few steps
-    for (int i = 0; i < s->n_domains; i++) {
-        unsigned long long e = (unsigned long long)s->epoch[i];
-        if (new_epoch[i] && (e & (e - 1)) == 0)
+void run_log_epochs(const RunData *r, const int *new_epoch, int step, FILE *metrics) {
+    for (int i = 0; i < r->sampler.n_domains; i++) {
+        if (!new_epoch[i]) continue;
+        unsigned long long e = (unsigned long long)r->sampler.epoch[i];
+        const char *name = r->store.names[r->dom[i]];
+        metrics_epoch(metrics, step, name, e);
+        // epochs 1, 2, 4, 8, ...: a small store in a long run would otherwise print a line every few steps
+        if ((e & (e - 1)) == 0)
             shear_log("step %d: domain '%s' ran out of sequences: epoch %llu starts with a new shuffle%s\n", step,
-                      st->names[store_idx[i]], e, e > 1 ? " (reported at epochs 1, 2, 4, 8, ...)" : "");
+                      name, e, e > 1 ? " (reported at epochs 1, 2, 4, 8, ...)" : "");
     }
 }

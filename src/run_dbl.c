@@ -6,14 +6,15 @@
 
 #include "shear/common.h"
 #include "shear/evaluate.h"
+#include "shear/metrics.h"
 #include "shear/modelfile.h"
 #include "shear/watchdog.h"
 
 // Per-domain mean losses of m on the eval splits; identical on every rank.
-static void domain_losses(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s,
-                          const int *store_idx, const ModelGates *gates, int eval_T, double *loss) {
+static void domain_losses(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data,
+                          const ModelGates *gates, int eval_T, double *loss) {
     double sum[DBL_MAX_DOMAINS], tok[DBL_MAX_DOMAINS];
-    eval_domains(dist, m, s, store_idx, r->k, eval_T, d->dbl_eval_seqs, gates, sum, tok);
+    eval_domains(dist, m, &data->store, data->dom, r->k, eval_T, d->dbl_eval_seqs, gates, sum, tok);
     for (int i = 0; i < r->k; i++) {
         if (tok[i] <= 0)
             SHEAR_DIE("token store '%s': domain '%s' has no eval sequences; dynamic batch loading and the final "
@@ -22,17 +23,18 @@ static void domain_losses(const DblRun *r, const Deck *d, const Dist *dist, Mode
     }
 }
 
-void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const TokenStore *s, const int *store_idx, int k,
-                  const double *w0, size_t target_params, int eval_T) {
+void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *ops, const RunData *data,
+                  size_t target_params, int eval_T) {
     memset(r, 0, sizeof *r);
+    const int k = data->n_domains;
     r->rule = dbl_rule_parse(d->dbl_rule);
     SHEAR_CHECK(r->rule >= 0, "%s: dbl.rule '%s' is not paper, code or constant", d->path, d->dbl_rule);
     r->k = k;
     r->hist_cap = d->train_steps / d->dbl_interval + 2;
     r->history = shear_calloc((size_t)r->hist_cap * (size_t)k, sizeof(double));
     for (int i = 0; i < k; i++) {
-        snprintf(r->names[i], DBL_NAME_LEN, "%s", s->names[store_idx[i]]);
-        r->w[i] = w0[i];
+        snprintf(r->names[i], DBL_NAME_LEN, "%s", data->store.names[data->dom[i]]);
+        r->w[i] = data->w0[i];
     }
     if (r->rule == DBL_RULE_CONSTANT) return;
     char err[1024];
@@ -52,10 +54,10 @@ void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const TokenStore *
         ModelConfig c;
         modelfile_read_config(d->prune_source, &c);
         Model src;
-        model_create(&src, ops_cpu(), &c);
+        model_create(&src, ops, &c); // on the run's backend: a GPU run evaluates the source on the GPU
         modelfile_load_weights(d->prune_source, &src);
         model_alloc_acts(&src, d->train_micro_batch, eval_T);
-        domain_losses(r, d, dist, &src, s, store_idx, NULL, eval_T, r->ref);
+        domain_losses(r, d, dist, &src, data, NULL, eval_T, r->ref);
         model_free(&src);
     }
     for (int i = 0; i < k; i++)
@@ -72,16 +74,15 @@ int dbl_run_due(const DblRun *r, const Deck *d, int step) {
     return (step - 1) % d->dbl_interval == 0;
 }
 
-void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s, const int *store_idx,
+void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data,
                     const ModelGates *gates, int eval_T, int step, FILE *metrics) {
     double loss[DBL_MAX_DOMAINS], w_new[DBL_MAX_DOMAINS];
-    domain_losses(r, d, dist, m, s, store_idx, gates, eval_T, loss);
+    domain_losses(r, d, dist, m, data, gates, eval_T, loss);
     if (dist->rank == 0) {
         char err[512];
         if (dbl_update(r->rule, r->w, loss, r->ref, r->k, d->dbl_eta, d->dbl_smoothing, w_new, err, sizeof err))
             SHEAR_DIE("dynamic batch loading at step %d: %s", step, err);
-        dbl_write_record(metrics, step, r->k, r->names, loss, r->ref, r->w, w_new);
-        fflush(metrics);
+        metrics_dbl(metrics, step, r->k, r->names, loss, r->ref, r->w, w_new);
         shear_log("dbl: step %d | domain loss-ref -> weight:", step);
         for (int i = 0; i < r->k; i++) shear_log(" %s %+.3f -> %.4f", r->names[i], loss[i] - r->ref[i], w_new[i]);
         shear_log("\n");
@@ -95,22 +96,19 @@ void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const 
     r->updates++;
 }
 
-void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s,
-                        const int *store_idx, const ModelGates *gates, int eval_T, int step, FILE *metrics) {
+void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data,
+                        const ModelGates *gates, int eval_T, int step, FILE *metrics) {
     double loss[DBL_MAX_DOMAINS];
-    domain_losses(r, d, dist, m, s, store_idx, gates, eval_T, loss);
+    domain_losses(r, d, dist, m, data, gates, eval_T, loss);
     if (dist->rank != 0) return;
     double avg = 0;
     shear_log("final evaluation (eval splits):\n  %-14s %9s %10s\n", "domain", "loss", "ppl");
-    fprintf(metrics, "{\"event\":\"eval\",\"step\":%d,\"losses\":{", step);
     for (int i = 0; i < r->k; i++) {
         shear_log("  %-14s %9.4f %10.2f\n", r->names[i], loss[i], exp(loss[i]));
-        fprintf(metrics, "%s\"%s\":%.9g", i ? "," : "", r->names[i], loss[i]);
         avg += loss[i] / r->k;
     }
     shear_log("  %-14s %9.4f %10.2f\n", "average", avg, exp(avg));
-    fprintf(metrics, "},\"average_loss\":%.9g}\n", avg);
-    fflush(metrics);
+    metrics_eval(metrics, step, r->k, r->names, loss, avg);
 }
 
 void dbl_run_free(DblRun *r) {

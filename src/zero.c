@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "shear/common.h"
+#include "shear/watchdog.h"
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -69,8 +70,11 @@ static size_t real_part(const Zero *z, size_t at, size_t n) {
 }
 
 void zero_reduce_grads(Zero *z, const Dist *d, float *g) {
+    // one named bracket over the whole reduction: a hang is reported as the gradients' collective
+    watchdog_enter(z->on ? "reduce_scatter(grads)" : "allreduce(grads)", -1);
     if (!z->on) {
         dist_allreduce_sum(d, z->ops, g, z->total);
+        watchdog_leave();
         return;
     }
     const ShearOps *ops = z->ops;
@@ -85,6 +89,7 @@ void zero_reduce_grads(Zero *z, const Dist *d, float *g) {
         }
         dist_reduce_scatter_sum(d, ops, z->stage, z->gshard + o, b);
     }
+    watchdog_leave();
 }
 
 double zero_grad_norm(const Zero *z, const Dist *d, const ParamTable *t, const float *g) {

@@ -29,3 +29,7 @@ add_test(NAME eval_cli_errors
          COMMAND bash ${EVAL_SRC}/cli_errors.sh $<TARGET_FILE:shear> ${EVAL_DIR}/cli ${EVAL_DIR}/tokens.h5
                  ${EVAL_TOKENIZER})
 set_tests_properties(eval_cli_errors PROPERTIES FIXTURES_REQUIRED "eval_store;tokenizer_json" LABELS dbl TIMEOUT 300)
+
+# test_metrics: every metrics.jsonl record (src/metrics.c): fields and their order, JSON validity, the resume cut
+shear_unit_test(test_metrics test_metrics.c)
+set_tests_properties(test_metrics PROPERTIES LABELS "unit;dbl")

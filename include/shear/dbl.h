@@ -1,5 +1,5 @@
 // Dynamic batch loading (shearing.md section 5): the update of the domain proportions from per-domain eval
-// losses, the scaling-law fit that gives reference losses, and the metrics record of one update.
+// losses and the scaling-law fit that gives reference losses (its metrics record: metrics.h).
 // Everything here is float64 and pure (no MPI, no files); the CSV reader of dbl.scaling_file is in dbl_csv.c.
 #ifndef SHEAR_DBL_H
 #define SHEAR_DBL_H
@@ -60,11 +60,5 @@ void dbl_scaling_free(DblScalingTable *t);
 // parameter count). A domain missing from the table is an error listing the table's columns.
 int dbl_scaling_refs(const DblScalingTable *t, char names[][DBL_NAME_LEN], int k, double N, double *ref, char *err,
                      size_t errlen);
-
-// One JSONL line: {"event":"dbl","step":S,"losses":{name:v,...},"reference":{...},"weights_before":{...},
-// "weights_after":{...}}; non-finite values are written as null (JSON has no NaN). ref may be NULL (written
-// as null values: the constant rule needs no reference).
-void dbl_write_record(FILE *f, int step, int k, char names[][DBL_NAME_LEN], const double *loss, const double *ref,
-                      const double *w_before, const double *w_after);
 
 #endif

@@ -31,26 +31,36 @@ void run_log_flops(const RunPlan *p, const char *what);
 // rank's GPU and sets up NCCL (dist_nccl_init) first. Dies with what is missing: a build without CUDA, or no
 // visible device. Call right after the deck is read, before anything is allocated.
 const ShearOps *run_backend(Dist *dist, const Deck *d, int threads);
+// The training data of a run: the token store, the sampler's domains (data.domains, or all of the store's) as
+// store domains, their initial proportions and the sampler. One struct, so the commands, DBL and the trainer
+// pass the data as one thing.
+typedef struct {
+    TokenStore store;
+    int n_domains;                  // sampler domains
+    int dom[SAMPLER_MAX_DOMAINS];   // [n_domains] store domain of each sampler domain
+    double w0[SAMPLER_MAX_DOMAINS]; // [n_domains] initial proportions (deck, else by train sequences), sum 1
+    Sampler sampler;                // started at train.seed
+} RunData;
 // The deck's domains (or all of the store's) as store indices, and the initial proportions (deck or by train
 // sequences), normalised. Dies naming a domain that the store lacks. Returns the number of domains.
 int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w);
-// The training data of a run: opens data.store, checks it against train.seq_len and the model's vocabulary,
-// resolves the domains (run_domains) and starts the sampler at train.seed. Returns the number of domains.
-int run_open_data(const Deck *d, int vocab, TokenStore *s, int *store_idx, double *w, Sampler *sampler);
+// Opens data.store, checks it against train.seq_len and the model's vocabulary, resolves the domains
+// (run_domains) and starts the sampler at train.seed.
+void run_data_open(RunData *r, const Deck *d, int vocab);
+void run_data_close(RunData *r);
 // Global micro-batch j holds sequences [j*mb, (j+1)*mb) of the global batch; this rank owns micro-batches
 // [*lo, *hi). Dies when there are more ranks than micro-batches.
 void run_micro_slice(const Dist *dist, int n_micro, int *lo, int *hi);
 // Fills tokens/targets [B, T] of B samples: the first T tokens of each stored sequence, targets shifted by
 // one, the last position not scored (-1). seq is scratch of the store's seq_len.
-void run_fill_batch(const TokenStore *s, const int *store_idx, const SampleRef *refs, int B, int T,
-                    int32_t *tokens, int32_t *targets, int32_t *seq);
-// Rank 0: creates run.out_dir, writes deck.yaml (the deck, verbatim) and opens metrics.jsonl: a fresh file, or
-// after a resume from step resume_step the existing one without its records of later steps (a stopped run may
-// have logged steps past its last checkpoint). Other ranks: NULL.
+void run_fill_batch(const RunData *r, const SampleRef *refs, int B, int T, int32_t *tokens, int32_t *targets,
+                    int32_t *seq);
+// Rank 0: creates run.out_dir, writes deck.yaml (the deck, verbatim) and opens metrics.jsonl (metrics_open).
+// Other ranks: NULL.
 FILE *run_open_outputs(const Dist *dist, const Deck *d, int resume_step);
 // "hh:mm:ss"
 void run_fmt_eta(char *buf, size_t len, double seconds);
-// Checks the sampler epochs of a step and logs domains that started a new epoch.
-void run_log_epochs(const Sampler *s, const TokenStore *st, const int *store_idx, const int *new_epoch, int step);
+// Logs the domains that started a new sampler epoch at this step and writes their epoch records.
+void run_log_epochs(const RunData *r, const int *new_epoch, int step, FILE *metrics);
 
 #endif

@@ -10,7 +10,8 @@
 #include "shear/deck.h"
 #include "shear/dist.h"
 #include "shear/model.h"
-#include "shear/store.h"
+#include "shear/ops.h"
+#include "shear/run.h"
 
 typedef struct {
     int rule;                         // DBL_RULE_*
@@ -25,20 +26,21 @@ typedef struct {
 } DblRun;
 
 // Sets the initial proportions w0 and the reference losses (dbl.reference: deck, source = per-domain eval loss
-// of the model file prune.source, scaling = the dbl.scaling_file fit at target_params). Dies naming the key on
-// a bad setting. eval_T: tokens scored per eval sequence.
-void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const TokenStore *s, const int *store_idx, int k,
-                  const double *w0, size_t target_params, int eval_T);
+// of the model file prune.source, loaded on the run's backend `ops`, scaling = the dbl.scaling_file fit at
+// target_params). Starts from the data's initial proportions. Dies naming the key on a bad setting. eval_T:
+// tokens scored per eval sequence.
+void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *ops, const RunData *data,
+                  size_t target_params, int eval_T);
 // 1 when an update is due before `step` (1-based): before step 1 if dbl.at_start, then after every
 // dbl.interval steps. Never for the constant rule.
 int dbl_run_due(const DblRun *r, const Deck *d, int step);
 // Per-domain eval of m (with gates: the deterministic masks during pruning), update on rank 0, broadcast,
 // one {"event":"dbl"} record on rank 0's metrics file and a log line.
-void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s, const int *store_idx,
+void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data,
                     const ModelGates *gates, int eval_T, int step, FILE *metrics);
 void dbl_run_free(DblRun *r);
 // Per-domain eval at the end of a run: a table on rank 0 and one {"event":"eval"} record.
-void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const TokenStore *s,
-                        const int *store_idx, const ModelGates *gates, int eval_T, int step, FILE *metrics);
+void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data,
+                        const ModelGates *gates, int eval_T, int step, FILE *metrics);
 
 #endif

@@ -9,7 +9,10 @@ optimizer); PyTorch's is time.perf_counter around the same work. Medians over th
 variants run in alternation for --rounds rounds and each keeps its fastest median: on a shared machine, the
 least-disturbed measurement (every round's numbers go to the JSON too).
 
-usage: cpu_bench.py --shear build/shear [--threads 2] [--dim 256 --layers 4 ...] [--out results.json]
+With --shear-before OLD (another build of Shear, e.g. the commit before a redesign) its train and prune steps run
+in the same alternation and the JSON gets after/before step-time ratios: a before/after check from one run.
+
+usage: cpu_bench.py --shear build/shear [--shear-before OLD/shear] [--threads 2] [--dim 256 ...] [--out results.json]
 """
 import argparse
 import json
@@ -30,6 +33,7 @@ import ref_masks  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--shear", required=True)
+ap.add_argument("--shear-before", default="", help="an older Shear build timed in the same rounds")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--dim", type=int, default=256)
 ap.add_argument("--layers", type=int, default=4)
@@ -67,8 +71,8 @@ run: {{threads: {a.threads}, log_every: 1000}}
 env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
 
 
-def shear_step_s(cmd, run):
-    subprocess.run([a.shear, cmd, deck, "--set", f"run.out_dir={run}", "--set", f"prune.source={tmp}/train0/model.h5"],
+def shear_step_s(cmd, run, shear=None):
+    subprocess.run([shear or a.shear, cmd, deck, "--set", f"run.out_dir={run}", "--set", f"prune.source={tmp}/train0/model.h5"],
                    check=True, env=env, stdout=subprocess.DEVNULL)
     steps = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl")) if '"event":"step"' in l]
     return statistics.median(s["step_s"] for s in steps[a.warmup:])
@@ -127,6 +131,9 @@ rounds = []
 for r in range(a.rounds):
     rounds.append({"shear_train": shear_step_s("train", f"{tmp}/train{r}"), "torch_train": torch_steps(False),
                    "shear_prune": shear_step_s("prune", f"{tmp}/prune{r}"), "torch_prune": torch_steps(True)})
+    if a.shear_before:
+        rounds[-1]["before_train"] = shear_step_s("train", f"{tmp}/before_train{r}", a.shear_before)
+        rounds[-1]["before_prune"] = shear_step_s("prune", f"{tmp}/before_prune{r}", a.shear_before)
 best = {k: min(r[k] for r in rounds) for k in rounds[0]}
 shear_train, shear_prune, torch_train, torch_prune = (best["shear_train"], best["shear_prune"], best["torch_train"],
                                                       best["torch_prune"])
@@ -139,6 +146,10 @@ res = {"shape": {"dim": a.dim, "layers": a.layers, "heads": a.heads, "kv_heads":
                  "torch_train": tok / torch_train, "torch_prune": tok / torch_prune},
        "train_speedup_vs_torch": torch_train / shear_train, "prune_speedup_vs_torch": torch_prune / shear_prune,
        "prune_overhead": shear_prune / shear_train, "rounds_step_s": rounds}
+if a.shear_before:
+    res["before"] = a.shear_before
+    res["train_step_after_over_before"] = shear_train / best["before_train"]
+    res["prune_step_after_over_before"] = shear_prune / best["before_prune"]
 print(f"best of {a.rounds} alternating rounds; shape d={a.dim} L={a.layers} H={a.heads} kv={a.kv_heads} I={a.intermediate} V={a.vocab}, batch {a.batch} x "
       f"{a.seq}, {a.threads} threads, torch {torch.__version__}")
 for k, v in res["tok_s"].items():
@@ -146,6 +157,9 @@ for k, v in res["tok_s"].items():
 print(f"  train: shear / pytorch = {res['train_speedup_vs_torch']:.2f}x")
 print(f"  prune: shear / pytorch = {res['prune_speedup_vs_torch']:.2f}x")
 print(f"  mask overhead: shear prune step = {res['prune_overhead']:.2f}x a plain training step")
+if a.shear_before:
+    print(f"  step time, this build / {a.shear_before}: train {res['train_step_after_over_before']:.3f}x, "
+          f"prune {res['prune_step_after_over_before']:.3f}x")
 if a.out:
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
