@@ -109,11 +109,12 @@ static int tokenize_doc(const char *text, size_t len, const CorpusFile *file, vo
         if (!grown) SHEAR_DIE("out of memory holding %zu document counts", t->cap_docs);
         t->doc_tokens = grown;
     }
-    t->tokens[t->n_tokens++] = TOKEN_BOS;
+    int32_t bos = tokenizer_bos_id(t->tok);  // the family's: LLaMA-2 and Llama 3.1 have one, Qwen none
+    if (bos >= 0) t->tokens[t->n_tokens++] = bos;
     memcpy(t->tokens + t->n_tokens, t->ids, n * sizeof *t->ids);
     t->n_tokens += n;
-    t->tokens[t->n_tokens++] = TOKEN_EOS;
-    t->doc_tokens[t->n_docs++] = (uint64_t)n + 2;
+    t->tokens[t->n_tokens++] = tokenizer_eos_id(t->tok);
+    t->doc_tokens[t->n_docs++] = (uint64_t)n + 1 + (bos >= 0);
     return 0;
 }
 

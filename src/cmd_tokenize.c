@@ -1,5 +1,6 @@
-// shear tokenize: JSON Lines of {"text": ...} on stdin -> one JSON array of token ids a line on stdout.
-// A check of the tokenizer against other implementations, and a quick way to look at what the model sees.
+// shear tokenize: JSON Lines of {"text": ...} on stdin -> one JSON array of token ids a line on stdout, or with
+// --decode the reverse. A check of the tokenizer against other implementations, and a quick way to look at what
+// the model sees. The tokenizer's kind (LLaMA-2 or byte-level BPE) comes from the file.
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,18 +43,63 @@ static size_t format_ids(char **buf, size_t *cap, const int32_t *ids, size_t n) 
     return (size_t)(p - *buf);
 }
 
+// One line "[id, ...]" -> {"text": ...} on stdout; returns why it cannot be decoded, or NULL.
+static const char *decode_line(const Tokenizer *tok, const char *line, size_t n, int32_t **ids, size_t *cap) {
+    cJSON *j = cJSON_ParseWithLength(line, n);
+    const char *why = NULL;
+    size_t k = 0;
+    if (!j || !cJSON_IsArray(j)) why = "not a JSON array of token ids";
+    for (const cJSON *e = j ? j->child : NULL; e && !why; e = e->next, k++) {
+        if (!cJSON_IsNumber(e) || e->valuedouble != (double)(int32_t)e->valuedouble || e->valuedouble < 0 ||
+            e->valuedouble >= tokenizer_vocab_size(tok)) {
+            why = "an entry is not a token id of this tokenizer (an integer in [0, vocab size))";
+            break;
+        }
+        if (k == *cap) {
+            *cap = *cap ? 2 * *cap : 1024;
+            int32_t *grown = realloc(*ids, *cap * sizeof **ids);
+            if (!grown) SHEAR_DIE("out of memory decoding a line of %zu ids", *cap);
+            *ids = grown;
+        }
+        (*ids)[k] = (int32_t)e->valuedouble;
+    }
+    cJSON_Delete(j);
+    if (why) return why;
+    size_t len = 0;
+    char *text = tokenizer_decode(tok, *ids, k, &len);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "text", cJSON_CreateString(text));
+    char *out = cJSON_PrintUnformatted(o);
+    if (!out) SHEAR_DIE("out of memory writing a decoded line of %zu bytes", len);
+    fputs(out, stdout);
+    fputc('\n', stdout);
+    free(out);
+    cJSON_Delete(o);
+    free(text);
+    return NULL;
+}
+
 int cmd_tokenize(int argc, char **argv) {
     CliOption opts[] = {
-        {"tokenizer", "FILE", "Hugging Face tokenizer.json of LLaMA-2 (inputs/tokenizer/make_tokenizer.sh writes one)",
+        {"tokenizer", "FILE", "Hugging Face tokenizer.json: LLaMA-2's (inputs/tokenizer/make_tokenizer.sh writes one) "
+         "or a byte-level BPE one (Llama 3.x, Qwen2.5/Qwen3; inputs/tokenizer/fetch_bytelevel.sh fetches them)",
          NULL, 0},
-        {"no-bos", NULL, "do not put the BOS token (id 1) first", NULL, 0},
+        {"no-bos", NULL, "do not put the family's BOS token first (LLaMA-2 id 1, Llama 3.1 <|begin_of_text|>)",
+         NULL, 0},
+        {"decode", NULL, "the reverse: read JSON arrays of ids, write {\"text\": ...} lines", NULL, 0},
     };
-    cli_parse(argc, argv, opts, 2, "shear tokenize --tokenizer FILE [--no-bos] < in.jsonl > ids.jsonl",
+    cli_parse(argc, argv, opts, 3, "shear tokenize --tokenizer FILE [--no-bos | --decode] < in.jsonl > out.jsonl",
               "Reads JSON Lines from stdin, each an object with a \"text\" string (other keys are ignored), and\n"
-              "writes one line per input line: the JSON array of its token ids, BOS first unless --no-bos.\n"
-              "A malformed line (not JSON, not an object, no \"text\" string, a \\u0000 escape) is reported on\n"
-              "stderr as \"shear tokenize: line N: <what is wrong>\" and written as null, so output lines stay\n"
-              "aligned with input lines; the other lines are still tokenized and the exit status is 1.",
+              "writes one line per input line: the JSON array of its token ids, the family's BOS first unless\n"
+              "--no-bos (Qwen has none). The kind of tokenizer (LLaMA-2's SentencePiece BPE, or byte-level BPE\n"
+              "as Llama 3 and Qwen ship) is read from the file.\n"
+              "With --decode each input line is a JSON array of ids and the output line is {\"text\": ...}\n"
+              "(LLaMA-2: BOS/EOS dropped, the prepended space stripped; byte-level: every token's text, special\n"
+              "tokens included, so decoding the ids of --no-bos gives the text back).\n"
+              "A malformed line (not JSON, not an object, no \"text\" string, a \\u0000 escape; with --decode\n"
+              "not an array of ids of this vocabulary) is reported on stderr as \"shear tokenize: line N: <what is\n"
+              "wrong>\" and written as null, so output lines stay aligned with input lines; the other lines are\n"
+              "still processed and the exit status is 1.",
               NULL, 0);
     if (!opts[0].set) {
         fprintf(stderr, "shear tokenize: --tokenizer FILE is required (see shear tokenize --help)\n");
@@ -65,7 +111,12 @@ int cmd_tokenize(int argc, char **argv) {
         fprintf(stderr, "shear tokenize: %s\n", err);
         return SHEAR_EXIT_ERROR;
     }
-    int bos = !opts[1].set;
+    int bos = !opts[1].set, decode = opts[2].set;
+    if (decode && opts[1].set) {
+        fprintf(stderr, "shear tokenize: --no-bos and --decode do not go together (--decode reads ids)\n");
+        tokenizer_free(tok);
+        return SHEAR_EXIT_USAGE;
+    }
 
     static char outbuf[1 << 20];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
@@ -80,6 +131,14 @@ int cmd_tokenize(int argc, char **argv) {
         const char *why = NULL;
         cJSON *j = NULL;
         const cJSON *text = NULL;
+        if (decode) {
+            if ((why = n ? decode_line(tok, line, n, &ids, &out_cap) : "empty line, expected a JSON array of ids")) {
+                fprintf(stderr, "shear tokenize: line %zu: %s\n", lineno, why);
+                fputs("null\n", stdout);
+                bad++;
+            }
+            continue;
+        }
         if (n == 0) why = "empty line, expected a JSON object with a \"text\" string";
         else if (!(j = cJSON_ParseWithLength(line, n))) why = "not valid JSON, expected an object with a \"text\" string";
         else if (!cJSON_IsObject(j)) why = "not a JSON object, expected {\"text\": \"...\"}";
@@ -108,6 +167,7 @@ int cmd_tokenize(int argc, char **argv) {
     free(text_out);
     free(ids);
     tokenizer_free(tok);
-    if (bad) fprintf(stderr, "shear tokenize: %zu of %zu lines could not be tokenized\n", bad, lineno);
+    if (bad) fprintf(stderr, "shear tokenize: %zu of %zu lines could not be %s\n", bad, lineno,
+                     decode ? "decoded" : "tokenized");
     return bad ? SHEAR_EXIT_ERROR : SHEAR_EXIT_OK;
 }

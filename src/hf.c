@@ -301,10 +301,11 @@ static void export_tokenizer(const char *model_path, ModelFileReader *r, const H
     }
     snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
     copy_file(src, dst, hash);
-    // tokenizer_config.json tells transformers how to use it; only claimed for the LLaMA-2 tokenizer Shear reads
+    // tokenizer_config.json tells transformers how to use it; only claimed for the LLaMA-2 kind (a byte-level
+    // tokenizer.json's own post-processor says what transformers needs)
     char err[256];
     Tokenizer *tk = tokenizer_load(src, err, sizeof err);
-    if (tk) {
+    if (tk && tokenizer_kind(tk) == TOKENIZER_SENTENCEPIECE) {
         snprintf(dst, sizeof dst, "%s/tokenizer_config.json", dir);
         write_text(dst, "{\n  \"tokenizer_class\": \"LlamaTokenizerFast\",\n  \"bos_token\": \"<s>\",\n"
                         "  \"eos_token\": \"</s>\",\n  \"unk_token\": \"<unk>\",\n  \"add_bos_token\": true,\n"

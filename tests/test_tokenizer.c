@@ -14,21 +14,8 @@
 
 #include "shear/common.h"
 #include "shear/tokenizer.h"
+#include "tokenizer_check.h"
 
-static int failures = 0, checks = 0;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(int ok, const char *fmt, ...) {
-    checks++;
-    if (ok) return;
-    failures++;
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "FAIL: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-}
 
 static void print_ids(FILE *f, const int32_t *ids, size_t n) {
     for (size_t i = 0; i < n; i++) fprintf(f, "%s%d", i ? "," : "", ids[i]);
@@ -194,7 +181,7 @@ static void test_load_errors(const char *dir) {
     mini_write(&m, path);
     size_t len;
     char *good = shear_read_file(path, &len);
-    struct { const char *from, *to, *expect; } defects[] = {
+    static const TokDefect defects[] = {
         {"{\"version\"", "this is not json {\"version\"", "not valid JSON"},
         {"\"type\": \"BPE\"", "\"type\": \"WordPiece\"", "expected \"BPE\""},
         {"\"model\"", "\"modelx\"", "no \"model\" object"},
@@ -207,20 +194,7 @@ static void test_load_errors(const char *dir) {
         {"\"merges\": [", "\"merges\": [\"a\", ", "merges[0]"},
         {"\"<s>\": 1", "\"<s>\": -1", "integer id"},
     };
-    for (size_t d = 0; d < sizeof defects / sizeof defects[0]; d++) {
-        const char *at = strstr(good, defects[d].from);
-        check(at != NULL, "defect %zu: '%s' not in the mini tokenizer.json", d, defects[d].from);
-        if (!at) continue;
-        snprintf(path, sizeof path, "%s/bad%zu.json", dir, d);
-        FILE *f = fopen(path, "w");
-        fprintf(f, "%.*s%s%s", (int)(at - good), good, defects[d].to, at + strlen(defects[d].from));
-        fclose(f);
-        err[0] = 0;
-        t = tokenizer_load(path, err, sizeof err);
-        check(!t && strstr(err, defects[d].expect) && strstr(err, path), "defect '%s': expected an error with '%s', got '%s'",
-              defects[d].to, defects[d].expect, t ? "(loaded)" : err);
-        tokenizer_free(t);
-    }
+    check_defects(good, defects, sizeof defects / sizeof defects[0], dir);
     free(good);
 }
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Shear needs on Debian 12 (as root, non-interactive), generates the LLaMA-2 tokenizer.json from
-# npm, and builds Release into build/. Safe to re-run: each step is skipped when already done.
+# npm, fetches the Llama 3 / Qwen3 ones, and builds Release into build/. Safe to re-run: each step is skipped
+# when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-      libopenblas-dev libopenblas-openmp-dev libyaml-dev libcjson-dev nodejs npm python3-torch python3-numpy python3-h5py gnuplot-nox
+      libopenblas-dev libopenblas-openmp-dev libyaml-dev libcjson-dev libpcre2-dev libutf8proc-dev nodejs npm python3-torch python3-numpy python3-h5py gnuplot-nox
       shellcheck clang libclang-rt-14-dev slurm-wlm munge)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -24,6 +25,10 @@ fi
 
 if [[ -f inputs/tokenizer/make_tokenizer.sh ]]; then
   bash inputs/tokenizer/make_tokenizer.sh --out inputs/tokenizer/tokenizer.json
+fi
+# Llama 3, Llama 3.1 and Qwen3 byte-level tokenizers -> inputs/tokenizer/bytelevel/{llama3,llama3_1,qwen3}/
+if [[ -f inputs/tokenizer/fetch_bytelevel.sh ]]; then
+  bash inputs/tokenizer/fetch_bytelevel.sh --out inputs/tokenizer/bytelevel
 fi
 
 BUILD=${SHEAR_BUILD_DIR:-build}

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # `shear tokenize` on bad input: every case must exit non-zero with a message naming what is wrong.
-# Uses the synthetic tokenizer.json of test_tokenizer, so it needs neither npm nor LLaMA's vocabulary.
-# usage: cli_errors.sh SHEAR TEST_TOKENIZER WORKDIR
+# Uses the synthetic tokenizer.json files of test_tokenizer and test_tokenizer_bytelevel, so it needs neither npm
+# nor a real vocabulary.
+# usage: cli_errors.sh SHEAR TEST_TOKENIZER WORKDIR TEST_TOKENIZER_BYTELEVEL
 set -uo pipefail
-shear="$1" test_tokenizer="$2" work="$3"
+shear="$1" test_tokenizer="$2" work="$3" test_bytelevel="$4"
 mkdir -p "$work"
 "$test_tokenizer" --write-mini "$work/mini.json" || exit 1
+"$test_bytelevel" --write-mini "$work/mini_bl.json" || exit 1
 fails=0
 
 # expect NAME RC STDERR_PATTERN [STDOUT_PATTERN] -- command reads $work/in.jsonl
@@ -45,5 +47,30 @@ for pat in 'line 2: not valid JSON' 'line 3: no "text" key' 'line 4: "text" is n
   expect "malformed-jsonl: $pat" 1 "$pat" '^\[1[0-9,]*\]\|null\|null\|null\|null\|null\|null\|\[1[0-9,]*\]\|$' \
     "$shear" tokenize --tokenizer "$work/mini.json"
 done
+
+# a BPE tokenizer.json of neither kind
+printf '%s\n' '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Whitespace"}}' \
+  > "$work/unknown_kind.json"
+printf '{"text": "abc"}\n' > "$work/in.jsonl"
+expect unknown-kind 1 'expected a ByteLevel pre_tokenizer \(byte-level BPE: Llama 3, Qwen\) or LLaMA-2' '^$' \
+  "$shear" tokenize --tokenizer "$work/unknown_kind.json"
+
+# --decode: both kinds give the text back; bad lines are named and written as null
+printf '%s\n' '{"text": "ab  c<|endoftext|>ba"}' > "$work/in.jsonl"
+"$shear" tokenize --tokenizer "$work/mini_bl.json" --no-bos < "$work/in.jsonl" > "$work/ids_bl.jsonl"
+"$shear" tokenize --tokenizer "$work/mini.json" < "$work/in.jsonl" > "$work/ids_sp.jsonl"
+cp "$work/ids_bl.jsonl" "$work/in.jsonl"
+expect decode-bytelevel 0 '^$' '^\{"text":"ab  c<\|endoftext\|>ba"\}\|$' \
+  "$shear" tokenize --tokenizer "$work/mini_bl.json" --decode
+cp "$work/ids_sp.jsonl" "$work/in.jsonl"
+expect decode-llama 0 '^$' '^\{"text":"ab  c<\|endoftext\|>ba"\}\|$' "$shear" tokenize --tokenizer "$work/mini.json" --decode
+printf '%s\n' '[97,98]' '[1, 99999]' '[1.5]' '{"text": "a"}' '' '[]' > "$work/in.jsonl"
+for pat in 'line 2: an entry is not a token id' 'line 3: an entry is not a token id' 'line 4: not a JSON array' \
+           'line 5: empty line' '4 of 6 lines could not be decoded'; do
+  expect "decode-errors: $pat" 1 "$pat" '^\{"text":"ab"\}\|null\|null\|null\|null\|\{"text":""\}\|$' \
+    "$shear" tokenize --tokenizer "$work/mini_bl.json" --decode
+done
+expect decode-no-bos 2 '--no-bos and --decode do not go together' '^$' \
+  "$shear" tokenize --tokenizer "$work/mini_bl.json" --decode --no-bos
 
 [ "$fails" = 0 ] && echo "all cli error cases passed" || { echo "$fails cli error cases failed"; exit 1; }

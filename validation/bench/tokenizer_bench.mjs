@@ -4,6 +4,8 @@
 //                                                                    prints the UTF-8 bytes of text written
 //   node tokenizer_bench.mjs oracle PATH/llama-tokenizer.js IN.jsonl OUT.jsonl
 //        encodes with llama-tokenizer-js, writes ids like `shear tokenize`, prints "ENCODE_SECONDS BYTES"
+//   node tokenizer_bench.mjs hf PATH/tokenizers.mjs TOKENIZER_JSON TOKENIZER_CONFIG IN.jsonl OUT.jsonl
+//        the same with @huggingface/tokenizers (byte-level BPE: Llama 3, Qwen)
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,6 +39,16 @@ if (mode === 'corpus') {
   const texts = readFileSync(input, 'utf8').split('\n').filter(l => l).map(l => JSON.parse(l).text);
   const t0 = process.hrtime.bigint();
   const ids = texts.map(t => (t === '' ? [1] : tok.encode(t, true, true)));
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  writeFileSync(out, ids.map(a => JSON.stringify(a)).join('\n') + '\n');
+  console.log(`${seconds} ${texts.reduce((s, t) => s + Buffer.byteLength(t), 0)}`);
+} else if (mode === 'hf') {
+  const [lib, tokJson, tokConfig, input, out] = args;
+  const { Tokenizer } = await import(pathToFileURL(lib).href);
+  const tok = new Tokenizer(JSON.parse(readFileSync(tokJson, 'utf8')), JSON.parse(readFileSync(tokConfig, 'utf8')));
+  const texts = readFileSync(input, 'utf8').split('\n').filter(l => l).map(l => JSON.parse(l).text);
+  const t0 = process.hrtime.bigint();
+  const ids = texts.map(t => tok.encode(t).ids);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   writeFileSync(out, ids.map(a => JSON.stringify(a)).join('\n') + '\n');
   console.log(`${seconds} ${texts.reduce((s, t) => s + Buffer.byteLength(t), 0)}`);
