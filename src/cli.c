@@ -39,33 +39,31 @@ int cli_parse(int argc, char **argv, CliOption *opts, int n_opts, const char *us
             for (int k = 0; k < n_opts; k++)
                 if (strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0) o = &opts[k];
             if (!o) {
-                fprintf(stderr, "shear %s: unknown option '%s'\n", argv[0], a);
-                print_help(stderr, usage, summary, opts, n_opts);
-                exit(SHEAR_EXIT_USAGE);
+                if (shear_log_rank == 0) {
+                    fprintf(stderr, "shear %s: unknown option '%s'\n", argv[0], a);
+                    print_help(stderr, usage, summary, opts, n_opts);
+                }
+                shear_quiet_exit(SHEAR_EXIT_USAGE);
             }
             if (!o->metavar) {
                 if (eq) {
-                    fprintf(stderr, "shear %s: option --%s takes no value\n", argv[0], o->name);
-                    exit(SHEAR_EXIT_USAGE);
+                    shear_usage_error("shear %s: option --%s takes no value\n", argv[0], o->name);
                 }
                 o->value = "1";
             } else if (eq) {
                 o->value = eq + 1;
             } else {
                 if (i + 1 >= argc) {
-                    fprintf(stderr, "shear %s: option --%s needs a value (%s)\n", argv[0], o->name, o->metavar);
-                    exit(SHEAR_EXIT_USAGE);
+                    shear_usage_error("shear %s: option --%s needs a value (%s)\n", argv[0], o->name, o->metavar);
                 }
                 o->value = argv[++i];
             }
             o->set = 1;
         } else if (a[0] == '-' && a[1] != 0) {
-            fprintf(stderr, "shear %s: unknown option '%s' (options are --name VALUE)\n", argv[0], a);
-            exit(SHEAR_EXIT_USAGE);
+            shear_usage_error("shear %s: unknown option '%s' (options are --name VALUE)\n", argv[0], a);
         } else {
             if (npos >= max_pos) {
-                fprintf(stderr, "shear %s: unexpected argument '%s'\nusage: %s\n", argv[0], a, usage);
-                exit(SHEAR_EXIT_USAGE);
+                shear_usage_error("shear %s: unexpected argument '%s'\nusage: %s\n", argv[0], a, usage);
             }
             pos[npos++] = a;
         }
@@ -78,9 +76,8 @@ long cli_long(const CliOption *o, long min, long max) {
     errno = 0;
     long v = strtol(o->value ? o->value : "", &end, 10);
     if (errno || !o->value || end == o->value || *end || v < min || v > max) {
-        fprintf(stderr, "shear: option --%s: expected an integer in [%ld, %ld], got '%s'\n", o->name, min, max,
-                o->value ? o->value : "");
-        exit(SHEAR_EXIT_USAGE);
+        shear_usage_error("shear: option --%s: expected an integer in [%ld, %ld], got '%s'\n", o->name, min, max,
+                          o->value ? o->value : "");
     }
     return v;
 }
@@ -92,8 +89,7 @@ int cli_collect_sets(int argc, char **argv, const char **sets, int max) {
                         : strncmp(argv[i], "--set=", 6) == 0          ? argv[i] + 6 : NULL;
         if (!v) continue;
         if (n == max) {
-            fprintf(stderr, "shear %s: at most %d --set options\n", argv[0], max);
-            exit(SHEAR_EXIT_USAGE);
+            shear_usage_error("shear %s: at most %d --set options\n", argv[0], max);
         }
         sets[n++] = v;
     }

@@ -11,6 +11,7 @@
 #include "shear/modelfile.h"
 #include "shear/run.h"
 #include "shear/run_trainer.h"
+#include "shear/watchdog.h"
 
 static void config_from_deck(const Deck *d, ModelConfig *c) {
     c->dim = d->model_dim;
@@ -37,8 +38,7 @@ int cmd_train(int argc, char **argv) {
                          "pre-training; with --init (or train.init) it continues pre-training a model file.\n"
                          "Writes run.out_dir/model.h5, metrics.jsonl and deck.yaml.", pos, 1);
     if (npos != 1) {
-        fprintf(stderr, "shear train: expected one input deck (usage: shear train DECK)\n");
-        return SHEAR_EXIT_USAGE;
+        shear_usage_error("shear train: expected one input deck (usage: shear train DECK)\n");
     }
 
     Dist dist;
@@ -76,11 +76,14 @@ int cmd_train(int argc, char **argv) {
     // ---- final evaluation and model ----
     if (!complete && rc == 0) {
         trainer_final_eval(&tr);
+        watchdog_io_begin(); // the other ranks wait for rank 0's write: file-system time, not a hang
         if (dist.rank == 0) {
+            watchdog_test_slow_save(dist.rank);
             modelfile_save(path, &model, deck.text);
             shear_log("shear train: done in %.1f s; model written to %s\n", shear_now() - tr.t_start, path);
         }
         dist_barrier(&dist, "barrier(final model written)");
+        watchdog_io_end();
     }
     trainer_close(&tr);
     model_free(&model);

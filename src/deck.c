@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "shear/common.h"
@@ -357,11 +358,53 @@ static int apply_node(Ctx *c, const DeckKey *k, yaml_node_t *v, size_t key_line)
 // Loads the single YAML document of text into doc (*has_root = 0 for an empty text). On a syntax error or a
 // second document writes the problem into why, its 1-based line into *line, and returns -1.
 // expect: what valid input looks like here, for the message.
-static int load_document(const char *text, const char *expect, yaml_document_t *doc, int *has_root, char *why, size_t n,
-                         size_t *line) {
+// Depth of nested mappings and sequences, found with libyaml's event parser before the document is built:
+// libyaml 0.2.5 takes time quadratic in the depth (a 2 MB deck of nested flow sequences takes minutes), and a
+// deck is at most section -> key -> list. Returns 0, 1 when too deep (*line: where), or -1 on a syntax error
+// (load_document reports it).
+static int check_depth(const char *text, size_t *line) {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) SHEAR_DIE("out of memory initialising the YAML parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    int depth = 0, rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = -1;
+            break;
+        }
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT) depth++;
+        if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT) depth--;
+        *line = ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (depth > DECK_MAX_DEPTH) {
+            rc = 1;
+            break;
+        }
+        if (t == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+static int load_document(const char *text, const char *expect, yaml_document_t *doc, int *has_root, char *why, size_t n,
+                         size_t *line) {
+    size_t len = strlen(text);
+    if (len > DECK_MAX_BYTES) {
+        *line = 1;
+        snprintf(why, n, "%zu bytes of YAML, expected at most %d (a deck is a few dozen 'key: value' lines)", len,
+                 DECK_MAX_BYTES);
+        return -1;
+    }
+    if (check_depth(text, line) == 1) {
+        snprintf(why, n, "YAML nested more than %d levels deep, expected a deck's 'section: key: value' with a "
+                 "value at most a flat list", DECK_MAX_DEPTH);
+        return -1;
+    }
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) SHEAR_DIE("out of memory initialising the YAML parser");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int rc = -1;
     if (!yaml_parser_load(&parser, doc)) goto syntax;
     *has_root = yaml_document_get_root_node(doc) != NULL;
@@ -526,12 +569,37 @@ done:
     return rc;
 }
 
+char *deck_read_text(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "cannot open '%s': %s (the input deck)", path, strerror(errno));
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "input deck '%s' is a directory, expected a YAML file", path);
+        return NULL;
+    }
+    // checked before reading: a deck path that names a 50 GB file must not be read into memory first
+    if (S_ISREG(st.st_mode) && st.st_size > DECK_MAX_BYTES) {
+        snprintf(err, errlen, "input deck '%s' is %lld bytes, expected at most %d (a deck is a few dozen "
+                 "'key: value' lines; is this the right file?)", path, (long long)st.st_size, DECK_MAX_BYTES);
+        return NULL;
+    }
+    size_t len = 0;
+    char *text = shear_read_file(path, &len);
+    if (strlen(text) != len) {
+        snprintf(err, errlen, "%s: expected a YAML text file, got NUL bytes (a binary file?)", path);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 void deck_load(Deck *d, const char *path) {
     char err[1024];
     deck_defaults(d);  // d may be uninitialised: never free what it holds
-    size_t len = 0;
-    char *text = shear_read_file(path, &len);
-    if (strlen(text) != len) SHEAR_DIE("%s: expected a YAML text file, got NUL bytes (a binary file?)", path);
+    char *text = deck_read_text(path, err, sizeof err);
+    if (!text) SHEAR_DIE("%s", err);
     if (deck_parse(d, path, text, err, sizeof err)) {
         free(text);
         SHEAR_DIE("%s", err);

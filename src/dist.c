@@ -19,7 +19,8 @@ static int world_size = 1; // read by the fatal hook, which may run on the watch
 // shear_die's last act on an MPI rank. NCCL first: ncclCommAbort releases the GPU kernels and proxy threads
 // without waiting for peers (ncclCommDestroy could block on the dead one). Then MPI_Abort ends every rank, so no
 // peer waits in a collective for this one; a single rank just finalizes (MPI_Abort would print a wall of text
-// for nothing). MPI_Finalize only from the main thread (MPI_THREAD_FUNNELED).
+// for nothing). MPI_Finalize only from the main thread (MPI_THREAD_FUNNELED), and not while a file is being
+// written: finalizing would make HDF5 close (flush) it, on the disk that just failed.
 static void dist_fatal(int code) {
     dist_nccl_abort_all();
     int up = 0, down = 0;
@@ -27,7 +28,7 @@ static void dist_fatal(int code) {
     if (up) MPI_Finalized(&down);
     if (!up || down) return;
     if (world_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
-    if (pthread_equal(pthread_self(), main_thread)) MPI_Finalize();
+    if (pthread_equal(pthread_self(), main_thread) && !shear_writing()) MPI_Finalize();
 }
 
 void dist_init(Dist *d, int *argc, char ***argv) {
@@ -49,7 +50,9 @@ void dist_init(Dist *d, int *argc, char ***argv) {
     shear_log_rank = d->rank;
     main_thread = pthread_self();
     world_size = d->size;
+    shear_world_size = d->size;
     shear_set_fatal_hook(dist_fatal);
+    shear_test_write_limit();
 }
 
 void dist_finalize(Dist *d) {

@@ -10,19 +10,20 @@ typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int mpi; // starts MPI itself (dist_init)
 } Command;
 
 static const Command COMMANDS[] = {
-    {"train", cmd_train, "(continued) pre-training from an input deck, MPI data parallel"},
-    {"prune", cmd_prune, "targeted structured pruning: masks + Lagrangian toward a target shape, MPI data parallel"},
-    {"keys", cmd_keys, "list every input-deck key with its default, range and meaning"},
-    {"tokenize", cmd_tokenize, "JSON Lines {\"text\": ...} on stdin -> token ids (LLaMA-2 tokenizer.json)"},
-    {"prep", cmd_prep, "tokenize per-domain text into an HDF5 token store; MPI-parallel"},
-    {"import", cmd_import, "Hugging Face LLaMA checkpoint (safetensors, sharded or not) -> Shear model file"},
-    {"export", cmd_export, "Shear model file -> Hugging Face LLaMA checkpoint (config.json, safetensors)"},
-    {"eval", cmd_eval, "loss / perplexity of a model: per domain on a deck's token store, or on a text file"},
-    {"info", cmd_info, "what a checkpoint, model file or token store holds; verifies checkpoint checksums"},
-    {"finalize", cmd_finalize, "prune output (source model + /masks) -> dense model of the target shape"},
+    {"train", cmd_train, "(continued) pre-training from an input deck, MPI data parallel", 1},
+    {"prune", cmd_prune, "targeted structured pruning: masks + Lagrangian toward a target shape, MPI data parallel", 1},
+    {"keys", cmd_keys, "list every input-deck key with its default, range and meaning", 0},
+    {"tokenize", cmd_tokenize, "JSON Lines {\"text\": ...} on stdin -> token ids (LLaMA-2 tokenizer.json)", 0},
+    {"prep", cmd_prep, "tokenize per-domain text into an HDF5 token store; MPI-parallel", 1},
+    {"import", cmd_import, "Hugging Face LLaMA checkpoint (safetensors, sharded or not) -> Shear model file", 0},
+    {"export", cmd_export, "Shear model file -> Hugging Face LLaMA checkpoint (config.json, safetensors)", 0},
+    {"eval", cmd_eval, "loss / perplexity of a model: per domain on a deck's token store, or on a text file", 1},
+    {"info", cmd_info, "what a checkpoint, model file or token store holds; verifies its checksums (and a store's token ids)", 0},
+    {"finalize", cmd_finalize, "prune output (source model + /masks) -> dense model of the target shape", 0},
 };
 
 static void usage(FILE *f) {
@@ -32,6 +33,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    shear_launcher_rank();
     if (argc < 2) {
         usage(stderr);
         return SHEAR_EXIT_USAGE;
@@ -47,7 +49,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) {
+            if (!COMMANDS[i].mpi) shear_test_write_limit();
+            return COMMANDS[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "shear: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return SHEAR_EXIT_USAGE;

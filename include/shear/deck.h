@@ -10,6 +10,10 @@
 #define DECK_MAX_DOMAINS 16
 #define DECK_NAME_LEN 32
 #define DECK_PATH_LEN 1024
+// A deck is two levels deep (section: key: value, a value at most a flat list) and a few KB: anything far
+// bigger or deeper is the wrong file or an attack on the parser, refused before libyaml builds it.
+#define DECK_MAX_BYTES (1 << 20)
+#define DECK_MAX_DEPTH 4
 
 typedef struct {
     // model: the shape of a model trained from random init (prune reads the source shape from its file)
@@ -132,6 +136,9 @@ void deck_defaults(Deck *d);
 int deck_parse(Deck *d, const char *path, const char *text, char *err, size_t errlen);
 // Reads the file then parses; on error prints the message and exits non-zero (shear_die).
 void deck_load(Deck *d, const char *path);
+// The deck file's text (malloc'd), or NULL with the reason in err: missing, a directory, over DECK_MAX_BYTES
+// (checked before reading), or binary.
+char *deck_read_text(const char *path, char *err, size_t errlen);
 // Applies "section.key=value" overrides from the command line (--set), same checks and messages.
 int deck_set(Deck *d, const char *assignment, char *err, size_t errlen);
 // What every command does with a deck: deck_load, the --set overrides in order, deck_validate; dies with the

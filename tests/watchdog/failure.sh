@@ -32,7 +32,7 @@ check "$mode: the job ended within $limit s (took $elapsed s)" $([[ $(echo "$ela
 if [[ $mode == hang ]]; then
   check "hang: rank 1 reached the hang point" $(grep -q "rank 1 hangs before the gradient all-reduce of step 3" "$out/stderr"; echo $?)
   check "hang: rank 0 reports the collective and the step" \
-    $(grep -Eq "rank 0 \(host [^)]+\): stuck for [0-9]+ s in allreduce\(grads\) at step 3 \(run.watchdog = 3 s\)" "$out/stderr"; echo $?)
+    $(grep -Eq "shear: error: rank 0: \(host [^)]+\): stuck for [0-9]+ s in allreduce\(grads\) at step 3 \(run.watchdog = 3 s\)" "$out/stderr"; echo $?)
   check "hang: steps 1 and 2 completed before" $(grep -q '"step":2,' "$out/run/metrics.jsonl"; echo $?)
 else
   check "die: rank 1's message is printed" \
