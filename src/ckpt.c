@@ -15,6 +15,7 @@
 #include "shear/modelfile.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
+#include "shear/watchdog.h"
 
 size_t ckpt_piece_bytes = (size_t)128 << 20;
 
@@ -143,8 +144,7 @@ void ckpt_path(const char *run_dir, int64_t step, char *path, size_t len) {
     snprintf(path, len, "%s/ckpt/step_%08lld.h5", run_dir, (long long)step);
 }
 
-// "step_00000010.h5" -> 10; -1 when the name is anything else (a .tmp, LATEST, a stray file)
-static int64_t parse_step_name(const char *name) {
+int64_t ckpt_step_of_name(const char *name) {
     if (strncmp(name, "step_", 5) != 0) return -1;
     const char *p = name + 5;
     int64_t v = 0;
@@ -171,7 +171,7 @@ int ckpt_committed(const char *run_dir, int64_t **steps) {
     int n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(dp))) {
-        int64_t s = parse_step_name(e->d_name);
+        int64_t s = ckpt_step_of_name(e->d_name);
         if (s < 0) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
@@ -196,7 +196,7 @@ int ckpt_latest(const char *run_dir, char *path, size_t len) {
     fclose(f);
     size_t n = got ? strlen(name) : 0;
     while (n && (name[n - 1] == '\n' || name[n - 1] == '\r' || name[n - 1] == ' ')) name[--n] = 0;
-    if (parse_step_name(name) < 0) {
+    if (ckpt_step_of_name(name) < 0) {
         snprintf(path, len, "%s", lp);
         return -2;
     }
@@ -460,8 +460,10 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
     snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
     ckpt_path(run_dir, s->step, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    watchdog_io_begin(); // ranks wait at this save's barriers for the slowest writer: file-system time, not a hang
     if (d->rank == 0) shear_mkdirs(dir);
     dist_world_barrier("checkpoint directory");
+    shear_tmp_begin(tmp); // a write error on any rank (full disk, EIO) dies and removes it; LATEST stays
 
     h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -502,11 +504,13 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
     }
     free(stage);
     H5Pclose(dxpl);
+    watchdog_test_slow_save(d->rank);
     // MPI_File_sync on every rank (the mpio driver syncs on a flush that is not the close): each rank's bytes
     // are on stable storage before the rename makes the file visible as committed
-    H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing '%s' (disk full?)", tmp);
-    if (H5Fclose(f) < 0) SHEAR_DIE("cannot finish writing checkpoint '%s' (disk full?)", tmp);
+    H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing '%s'", tmp);
+    H5_CHECK(H5Fclose(f), "closing checkpoint '%s'", tmp);
     dist_world_barrier("checkpoint closed");
+    shear_tmp_done(tmp);
 
     int rc = 0;
     if (d->rank == 0) {
@@ -522,6 +526,7 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
         snprintf(err, sizeof err, "cannot commit checkpoint '%s' (rename, then %s/LATEST): %s", path, dir,
                  strerror(rc));
     dist_agree_or_die(rc != 0, err, sizeof err); // only rank 0 can fail: it dies, one message
+    watchdog_io_end();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     double dt = shear_now() - t0;
     return dist_world_max_double(dt);

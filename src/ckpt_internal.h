@@ -23,6 +23,8 @@ static inline void ckpt_rows_of(uint64_t n, int r, int R, uint64_t *lo, uint64_t
     *lo = n * (uint64_t)r / (uint64_t)R;
     *hi = n * (uint64_t)(r + 1) / (uint64_t)R;
 }
+// "step_00000010.h5" -> 10; -1 when the name is anything else (a .tmp, LATEST, a stray file)
+int64_t ckpt_step_of_name(const char *name);
 // Checks an item's fields; dies naming it when the caller built it wrong.
 void ckpt_item_check(const CkptItem *it);
 

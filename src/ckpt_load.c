@@ -1,6 +1,7 @@
 // Reading checkpoints (ckpt.h): checks before reading, collective reads of each rank's rows, checksum
 // verification, the exchange that gives every rank the whole state, and resuming with fallback.
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +110,7 @@ static int read_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, co
     int *counts = shear_malloc((size_t)R * sizeof(int)), *displs = shear_malloc((size_t)R * sizeof(int));
     CkptSum *mine = shear_calloc(rounds ? rounds : 1, sizeof *mine); // [rounds] this rank's part of each round
     int read_ok = 1;
+    uint64_t bad_at = UINT64_MAX; // first non-finite element this rank read
     for (uint64_t r = 0; r < rounds; r++) {
         uint64_t b0 = r * P, nb = rows - b0 < P ? rows - b0 : P;
         for (int q = 0; q < R; q++) {
@@ -130,6 +132,14 @@ static int read_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, co
         if (!k) H5Sselect_none(ms);
         if (H5Dread(ds, ckpt_mem_type(it->dtype), ms, fs, dxpl, at) < 0) read_ok = 0;
         H5Sclose(ms);
+        // training dies on a non-finite loss before it saves, so a NaN or Inf here was not written by a run
+        if (read_ok && it->dtype != CKPT_I64 && bad_at == UINT64_MAX) {
+            uint64_t n = k * cols;
+            for (uint64_t e = 0; e < n && bad_at == UINT64_MAX; e++) {
+                double v = it->dtype == CKPT_F32 ? (double)((const float *)at)[e] : ((const double *)at)[e];
+                if (!isfinite(v)) bad_at = (b0 + (uint64_t)displs[d->rank]) * cols + e;
+            }
+        }
         if (k) mine[r] = ckpt_sum_bytes(at, k * row_bytes);
         if (R > 1) dist_world_allgatherv_rows(stage, counts, displs, row_bytes);
         keep_block(ops, it, stage, b0, nb, row_bytes);
@@ -137,9 +147,14 @@ static int read_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, co
     free(counts);
     free(displs);
     int rc = agree(read_ok ? 0 : CKPT_CORRUPT);
+    uint64_t bad = rc ? UINT64_MAX : dist_world_min_u64(bad_at);
     if (rc) {
         fail(err, errlen, CKPT_CORRUPT, "checkpoint '%s': cannot read dataset '%s' (truncated or corrupt file)", path,
              it->name);
+    } else if (bad != UINT64_MAX) {
+        rc = fail(err, errlen, CKPT_CORRUPT, "checkpoint '%s': dataset '%s' holds a non-finite value at element %llu; "
+                  "expected finite numbers (a run never saves after a non-finite loss): the file was altered",
+                  path, it->name, (unsigned long long)bad);
     } else if (verify) {
         // the dataset's hash: round by round, each round's parts in rank order
         CkptSum *all = shear_malloc((size_t)R * (rounds ? rounds : 1) * sizeof *all); // [R, rounds]
@@ -175,6 +190,13 @@ static int try_load(const Dist *d, const ShearOps *ops, const char *path, CkptSt
         h5_attr_read_int(f, "tokens", &tokens))
         return fail(err, errlen, CKPT_CORRUPT, "checkpoint '%s': root attributes phase, step and tokens are required",
                     path);
+    // root attributes carry no checksum: the step must at least agree with the name the save committed
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    int64_t named = ckpt_step_of_name(base);
+    if (step < 0 || tokens < 0 || (named >= 0 && named != step))
+        return fail(err, errlen, CKPT_CORRUPT, "checkpoint '%s': root attributes say step %lld, tokens %lld; expected "
+                    "step %lld (the file's name) and tokens >= 0: the file is corrupt or was altered", path,
+                    (long long)step, (long long)tokens, (long long)named);
     if (s->phase && strcmp(s->phase, phase) != 0)
         return fail(err, errlen, CKPT_INCOMPATIBLE, "checkpoint '%s' was written by phase '%s', this run is '%s' "
                     "(give each command its own run.out_dir)", path, phase, s->phase);

@@ -1,9 +1,58 @@
 // HDF5 helpers (see h5util.h).
 #include "shear/h5util.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+// The walk (innermost first) keeps the innermost description (the file driver's: for a failed POSIX write it
+// holds "errno = 28, error message = 'No space left on device'", for MPI-IO the MPI error string) and the system
+// error text in it.
+typedef struct {
+    char inner[400], sys[400];
+} H5Cause;
+
+static herr_t cause_walk(unsigned n, const H5E_error2_t *e, void *data) {
+    (void)n;
+    H5Cause *c = data;
+    if (!e->desc || !e->desc[0] || c->inner[0]) return 0;
+    snprintf(c->inner, sizeof c->inner, "%s", e->desc);
+    const char *m = strstr(e->desc, "error message = '");
+    if (m) {
+        m += strlen("error message = '");
+        snprintf(c->sys, sizeof c->sys, "%.*s", (int)strcspn(m, "'"), m);
+    }
+    return 0;
+}
+
+// MPI-IO hands HDF5 a short write, not an error: the system error was never raised (a write that crosses a
+// full disk or a size limit writes part and returns a short count). Writing one more byte at the end of the
+// file being written (doomed: shear_die removes it) asks the system the reason.
+static int probe_write_errno(void) {
+    const char *path = shear_tmp_current();
+    if (!path) return 0;
+    int fd = open(path, O_WRONLY);
+    if (fd < 0) return errno;
+    struct stat st;
+    int e = 0;
+    if (fstat(fd, &st) == 0 && pwrite(fd, "", 1, st.st_size) < 0) e = errno;
+    if (e == 0 && fsync(fd) != 0) e = errno;
+    close(fd);
+    return e;
+}
+
+const char *h5_cause(char *buf, size_t len, int sys_errno) {
+    H5Cause c = {"", ""};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, cause_walk, &c);
+    if (!c.sys[0] && !sys_errno && strstr(c.inner, "write failed")) sys_errno = probe_write_errno();
+    const char *sys = c.sys[0] ? c.sys : sys_errno ? strerror(sys_errno) : "";
+    if (c.sys[0] || !c.inner[0]) snprintf(buf, len, sys[0] ? "; cause: %s" : "", sys);
+    else snprintf(buf, len, "; cause: %s%s%s", c.inner, sys[0] ? ": " : "", sys);
+    return buf;
+}
 
 static void attr_write(hid_t obj, const char *name, hid_t type, const void *v) {
     if (H5Aexists(obj, name) > 0) H5_CHECK(H5Adelete(obj, name), "attribute '%s'", name);

@@ -64,6 +64,11 @@ int run_ckpt_resume(RunCkpt *r, const Dist *dist, const ShearOps *ops, const Dec
         return 0;
     }
     for (int i = 0; i < s->n_domains; i++)
+        if (s->cursor[i] > s->n_seqs[i]) // a cursor the sampler never leaves: the state was not written by a run
+            SHEAR_DIE("%s: sampler/cursor of domain %d is %llu, beyond its %llu train sequences; expected at most "
+                      "that: the checkpoint was altered (run.fallback: 1 resumes from an older one)", from, i,
+                      (unsigned long long)s->cursor[i], (unsigned long long)s->n_seqs[i]);
+    for (int i = 0; i < s->n_domains; i++)
         if (s->n_seqs[i] != n_seqs[i])
             SHEAR_DIE("%s: the checkpoint's domain %d has %llu train sequences, the token store now %llu: resume "
                       "with the store the run started with, or start over in a new run.out_dir", from, i,

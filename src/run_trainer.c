@@ -70,6 +70,7 @@ int trainer_run(Trainer *t) {
     const char *lr_keys = t->hooks && t->hooks->lr_keys ? t->hooks->lr_keys : "optim.lr";
     int rc = 0;
     t->t_start = shear_now();
+    shear_errors_shared(0); // from here on errors can be one rank's (its data, its device): each names its rank
     for (int step = t->start + 1; step <= d->train_steps; step++) {
         double t0 = shear_now();
         watchdog_step(step);
@@ -94,8 +95,8 @@ int trainer_run(Trainer *t) {
         double extra_sumsq = t->hooks && t->hooks->reduced ? t->hooks->reduced(t->hooks->ctx, step) : -1;
         dist_sum_doubles(dist, &loss_sum, 1);
         double loss = loss_sum / ((double)G * (T - 1));
-        if (!isfinite(loss))
-            SHEAR_DIE("loss is %f at step %d, expected a finite loss: training diverged (lower %s or raise "
+        if (!isfinite(loss)) // the summed loss: every rank sees the same value
+            SHEAR_DIE_ALL("loss is %f at step %d, expected a finite loss: training diverged (lower %s or raise "
                       "optim.warmup) or the initial model overflows", loss, step, lr_keys);
         double lr = lr_at(cosine, d->optim_lr, d->optim_warmup, d->train_steps, d->optim_min_lr_ratio, step);
         hyper.lr = (float)lr;

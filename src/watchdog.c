@@ -33,6 +33,7 @@ static atomic_int wd_step = -1;
 static atomic_ulong wd_seq;   // odd while inside a collective
 static unsigned long wd_seq_main; // the main thread's copy: publishing needs a store, not a locked add
 static int wd_depth;          // nesting of brackets, main thread only
+static atomic_int wd_io;      // > 0 while the rank is inside a save (watchdog_io_begin/end)
 
 static pthread_t wd_thread;
 static int wd_running, wd_stop_flag, wd_limit, wd_rank;
@@ -59,14 +60,15 @@ void watchdog_leave(void) {
 static void wd_fire(const char *what, int step, double stuck) {
     // Backstop should MPI_Abort block when called off the main thread (see the top of this file).
     alarm(10);
-    char at[48];
+    char at[48], rank_name[32] = ""; // shear_die names the rank itself on a multi-rank job
+    if (shear_world_size <= 1) snprintf(rank_name, sizeof rank_name, "rank %d ", wd_rank);
     if (step >= 0) snprintf(at, sizeof at, "at step %d", step);
     else snprintf(at, sizeof at, "before the first step");
     shear_die(__FILE__, __LINE__,
-              "rank %d (host %s): stuck for %.0f s in %s %s (run.watchdog = %d s); a peer rank died or hangs: look "
+              "%s(host %s): stuck for %.0f s in %s %s (run.watchdog = %d s); a peer rank died or hangs: look "
               "for its error above, or attach gdb/py-spy to the ranks still running; NCCL_DEBUG=INFO shows NCCL's "
               "view (GPU runs); raise run.watchdog if a collective legitimately takes this long",
-              wd_rank, wd_host, stuck, what ? what : "a collective", at, wd_limit);
+              rank_name, wd_host, stuck, what ? what : "a collective", at, wd_limit);
 }
 
 static void *wd_main(void *arg) {
@@ -81,7 +83,7 @@ static void *wd_main(void *arg) {
         while (!wd_stop_flag && pthread_cond_timedwait(&wd_cv, &wd_mu, &ts) != ETIMEDOUT) {}
         if (wd_stop_flag) break;
         unsigned long s = atomic_load_explicit(&wd_seq, memory_order_acquire);
-        if (!(s & 1)) {
+        if (!(s & 1) || atomic_load_explicit(&wd_io, memory_order_relaxed) > 0) {
             seen = 0;
             continue;
         }
@@ -135,6 +137,9 @@ void watchdog_stop(void) {
     wd_running = 0;
 }
 
+void watchdog_io_begin(void) { atomic_fetch_add(&wd_io, 1); }
+void watchdog_io_end(void) { atomic_fetch_sub(&wd_io, 1); }
+
 static int env_step(const char *name) {
     const char *v = getenv(name);
     if (!v || !*v) return -1;
@@ -142,7 +147,7 @@ static int env_step(const char *name) {
     errno = 0;
     long s = strtol(v, &end, 10);
     if (errno || *end || s < 1 || s > 2147483647L)
-        SHEAR_DIE("%s='%s': expected a step number >= 1 (a test knob; unset it for real runs)", name, v);
+        SHEAR_DIE("%s='%s': expected a whole number >= 1 (a test knob; unset it for real runs)", name, v);
     return (int)s;
 }
 
@@ -162,4 +167,15 @@ void watchdog_test_point(int rank, int step) {
         fflush(stderr);
         for (;;) pause();
     }
+}
+
+void watchdog_test_slow_save(int rank) {
+    static int read, seconds = -1;
+    if (!read) {
+        seconds = env_step("SHEAR_TEST_SLOW_SAVE_S");
+        read = 1;
+    }
+    if (rank != 0 || seconds < 0) return;
+    shear_log("shear: test: rank 0 takes %d s longer to save (SHEAR_TEST_SLOW_SAVE_S)\n", seconds);
+    sleep((unsigned)seconds);
 }

@@ -1,4 +1,5 @@
-// The checkpoint checksum (ckpt_sum.c), stored in each checkpoint dataset's "checksum" attribute (ckpt.h).
+// The checksum of every dataset Shear writes (ckpt_sum.c): the "checksum" attribute of each checkpoint dataset
+// (ckpt.h), each token-store split (store.h) and each model-file tensor (modelfile.h).
 #ifndef SHEAR_CKPT_SUM_H
 #define SHEAR_CKPT_SUM_H
 
@@ -20,5 +21,11 @@ CkptSum ckpt_sum_bytes(const void *p, size_t n);
 CkptSum ckpt_sum_cat(CkptSum a, CkptSum b);
 // The stored 64-bit value: mixes the hash with the length.
 uint64_t ckpt_sum_final(CkptSum s);
+
+// SHEAR_NO_VERIFY=1 (any value but "" and "0"): token stores and model files are opened without verifying their
+// checksums (the store check reads the whole store once per rank at open). Checksums are still written, and
+// `shear info` still verifies. Checkpoints have their own switch, run.verify.
+#define CKPT_SUM_NO_VERIFY_ENV "SHEAR_NO_VERIFY"
+int ckpt_sum_no_verify(void);
 
 #endif

@@ -3,15 +3,25 @@
 #ifndef SHEAR_H5UTIL_H
 #define SHEAR_H5UTIL_H
 
+#include <errno.h>
 #include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "shear/common.h"
 
-// A negative HDF5 return is fatal: the message names the call, the object and a hint.
-#define H5_CHECK(call, ...) do { if ((call) < 0) { char h5m_[512]; snprintf(h5m_, sizeof h5m_, __VA_ARGS__); \
-    SHEAR_DIE("HDF5: %s failed: %s", #call, h5m_); } } while (0)
+// A negative HDF5 return is fatal: the message names the call, the object and the cause underneath (the
+// system error of a failed write or read, e.g. "No space left on device", from HDF5's error stack).
+// errno is cleared first, so a system error it holds afterwards was raised inside the call (MPI-IO reports a
+// short write to HDF5 without one; the write underneath left it in errno).
+#define H5_CHECK(call, ...) do { errno = 0; if ((call) < 0) { int h5e_ = errno; char h5m_[512], h5c_[512]; \
+    snprintf(h5m_, sizeof h5m_, __VA_ARGS__); \
+    SHEAR_DIE("HDF5: %s failed: %s%s", #call, h5m_, h5_cause(h5c_, sizeof h5c_, h5e_)); } } while (0)
+
+// "; cause: <the innermost message on HDF5's error stack>[: <system error>]" with the system error from the
+// stack (the POSIX driver records it) or sys_errno (the errno the failing call left), or "" when there is
+// neither. Call right after the failing HDF5 call (the next call clears the stack).
+const char *h5_cause(char *buf, size_t len, int sys_errno);
 
 // Silences HDF5's own error-stack printing: Shear reports errors itself, once.
 void h5_quiet(void);

@@ -2,8 +2,11 @@
 //   /                   attrs: format = "shear-model", format_version = 1
 //   /config             attrs: dim, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab (int),
 //                              rope_theta, norm_eps (double)
-//   /weights/<HF name>  float32, the Hugging Face shape ([out, in] for linear weights)
-//   /deck               uint8 text: the input deck that produced the file (when there is one)
+//   /                   attr checksum_algorithm (CKPT_SUM_NAME, ckpt.h)
+//   /weights/<HF name>  float32, the Hugging Face shape ([out, in] for linear weights); attr checksum (uint64):
+//                       ckpt_sum_final (ckpt_sum.h) of its little-endian bytes in row-major order (as checkpoints)
+//   /deck               uint8 text: the input deck that produced the file (when there is one); attr checksum
+// Files written before checksums (or by other tools) have none: they load with one warning per file.
 // Written by `shear import` (all optional, src/hf.c):
 //   /weights/<HF name>  attr source_dtype = "F32" | "F16" | "BF16": the tensor's dtype in the Hugging Face
 //                       checkpoint; `shear export` writes that dtype back by default (bf16 -> f32 -> bf16 is exact)
@@ -23,8 +26,9 @@
 void modelfile_save(const char *path, const Model *m, const char *deck_text);
 // Reads the shape; dies naming the file and the attribute when it is not a Shear model file.
 void modelfile_read_config(const char *path, ModelConfig *c);
-// Loads every tensor of the table into m (created with the file's config); dies naming a missing tensor or
-// a shape mismatch, and rejects non-finite weights.
+// Loads every tensor of the table into m (created with the file's config); dies naming a missing tensor, a
+// shape mismatch or a tensor that fails its checksum (unless SHEAR_NO_VERIFY=1, ckpt_sum.h), and rejects
+// non-finite weights.
 void modelfile_load_weights(const char *path, Model *m);
 
 // Streaming access, one tensor at a time, so that import and export never hold a whole model in memory

@@ -18,7 +18,7 @@ typedef struct {
     int64_t file;  // hid_t of PATH.tmp, opened with the MPI-IO driver
     int64_t dxpl;  // collective transfer property list
     MPI_Comm comm;
-    int rank;
+    int rank, size;   // in the world
     size_t max_write; // elements per rank per collective write; 0 = STORE_WRITE_MAX (tests set it small)
     char path[1024];
     char tmp_path[1040];
@@ -27,7 +27,8 @@ typedef struct {
 // Creates PATH.tmp (truncating a leftover one) and the /domains group.
 void store_writer_create(StoreWriter *w, const char *path, MPI_Comm comm);
 // Creates /domains/<domain>/<split> as int32 [n_seqs, seq_len] and writes this rank's tokens[count] at flat
-// (row-major) position first; count may be 0. Every element of the dataset must be written by some rank.
+// (row-major) position first; count may be 0. Every element of the dataset must be written by some rank. Also
+// writes the dataset's checksum attribute (store.h), from every rank's piece.
 void store_writer_split(StoreWriter *w, const char *domain, const char *split, size_t n_seqs, int seq_len,
                         size_t first, size_t count, const int32_t *tokens);
 // Attributes on "/" or "/domains/<name>" (object is the path).

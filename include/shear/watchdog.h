@@ -21,9 +21,18 @@ void watchdog_step(int step);
 void watchdog_enter(const char *what, int step);
 void watchdog_leave(void);
 
+// A save (checkpoint, model file) is file-system time, not a collective: between watchdog_io_begin and
+// watchdog_io_end nothing is timed, including the barriers that wait for the writing rank, so a slow shared file
+// system is not reported as a hang. The clock of a collective entered inside restarts at watchdog_io_end. The
+// job's wall-clock limit is what ends a save that never returns. Main thread; nests.
+void watchdog_io_begin(void);
+void watchdog_io_end(void);
+
 // Test knobs, read once from the environment (documented in the README as test knobs, not for production):
 // SHEAR_TEST_HANG_AT_STEP=N makes rank 1 sleep forever, SHEAR_TEST_DIE_AT_STEP=N makes rank 1 call SHEAR_DIE,
 // both just before step N's gradient all-reduce. Commands call this there; without the variables it does nothing.
 void watchdog_test_point(int rank, int step);
+// SHEAR_TEST_SLOW_SAVE_S=S: rank 0 sleeps S seconds inside each save (a slow file system, for the watchdog test).
+void watchdog_test_slow_save(int rank);
 
 #endif
