@@ -7,6 +7,7 @@
 
 #include "shear/cli.h"
 #include "shear/common.h"
+#include "shear/prep.h"
 #include "shear/deck.h"
 #include "shear/dist.h"
 #include "shear/evaluate.h"
@@ -47,6 +48,13 @@ static int eval_text(const Dist *dist, CliOption *o) {
     size_t len, cap = 0;
     char *text = shear_read_file(text_path, &len);
     if (len == 0) SHEAR_DIE("text file '%s' is empty: expected text to score", text_path);
+    size_t utf8_ok = utf8_valid_prefix(text, len);
+    if (utf8_ok != len) {
+        size_t line = 1;
+        for (size_t i = 0; i < utf8_ok; i++) line += text[i] == '\n';
+        SHEAR_DIE("text file '%s' is not valid UTF-8 at byte %zu (line %zu): expected UTF-8 text (like shear prep)",
+                  text_path, utf8_ok, line);
+    }
     char err[1024];
     Tokenizer *tk = tokenizer_load(o[O_TOKENIZER].value, err, sizeof err);
     if (!tk) SHEAR_DIE("%s", err);
@@ -60,8 +68,9 @@ static int eval_text(const Dist *dist, CliOption *o) {
                   text_path, n);
 
     int vocab = tokenizer_vocab_size(tk);
+    // every id that reaches the embedding (inputs and targets of the scored windows), negative ones too
     for (size_t i = 0; i < windows * (size_t)T && i < n; i++)
-        if (ids[i] >= cfg.vocab)
+        if (ids[i] < 0 || ids[i] >= cfg.vocab)
             SHEAR_DIE("token id %d of '%s' (tokenizer '%s', %d tokens) is outside the vocabulary of model '%s' "
                       "(%d): the tokenizer does not belong to the model", ids[i], text_path, o[O_TOKENIZER].value,
                       vocab, model_path, cfg.vocab);
@@ -112,7 +121,9 @@ static int eval_deck(const Dist *dist, CliOption *o, const char *deck_path, cons
     if (T < 2) SHEAR_DIE("%s: train.seq_len is %d; evaluation needs at least 2 tokens per sequence", deck.path, T);
 
     TokenStore store;
-    store_open(&store, deck.data_store);
+    // every rank opens (and verifies) the store; a bad store is the same on all: one message, from the lowest rank
+    char err[1536] = "";
+    dist_agree_or_die(store_try_open(&store, deck.data_store, err, sizeof err) != 0, err, sizeof err);
     if (T > store.seq_len)
         SHEAR_DIE("%s: train.seq_len %d is longer than the token store's sequences (%d in '%s')", deck.path, T,
                   store.seq_len, deck.data_store);
@@ -223,6 +234,7 @@ int cmd_eval(int argc, char **argv) {
     }
     Dist dist;
     dist_init(&dist, &argc, &argv);
+    shear_errors_shared(1); // every rank reads the same model, text, deck and store: one message, from rank 0
     int rc = npos ? eval_deck(&dist, opts, pos[0], sets, n_sets) : eval_text(&dist, opts);
     dist_finalize(&dist);
     return rc;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shear/ckpt.h"
 #include "shear/cli.h"
 #include "shear/common.h"
 #include "shear/deck.h"
@@ -191,6 +192,22 @@ static void prep_domain(Prep *p, const Deck *deck, const Tokenizer *tok, const c
                  name, n_files, deck->prep_input_dir, name);
         fail_all(p, err);
     }
+    // the store's readers trust ids in [0, vocab_size): check this rank's output before anything is written
+    int vocab = tokenizer_vocab_size(tok);
+    int bad = 0;
+    for (size_t k = 0, pos = 0; k < t.n_docs && !bad; pos += t.doc_tokens[k++])
+        for (size_t j = 0; j < t.doc_tokens[k]; j++) {
+            int32_t id = t.tokens[pos + j];
+            if (id >= 0 && id < vocab) continue;
+            snprintf(err, sizeof err, "domain '%s': document %llu, token %zu: the tokenizer '%s' gave id %d, outside "
+                     "its vocabulary [0, %d); expected a tokenizer.json whose special tokens (BOS, EOS) lie in its "
+                     "vocabulary", name, (unsigned long long)(my_first_doc + k), j, deck->prep_tokenizer, (int)id,
+                     vocab);
+            bad = 1;
+            break;
+        }
+    agree(p, bad, err);
+
     uint64_t *all_doc_tokens = shear_malloc(n_docs * sizeof *all_doc_tokens); // [n_docs]
     dist_world_allgatherv_u64(t.doc_tokens, all_doc_tokens, counts, displs);
 
@@ -417,6 +434,7 @@ int cmd_prep(int argc, char **argv) {
     store_writer_attr_int(&p.writer, "/", "max_train_seqs", deck.prep_max_train_seqs);
     store_writer_attr_int(&p.writer, "/", "seed", deck.prep_seed);
     store_writer_attr_string(&p.writer, "/", "shear_version", SHEAR_VERSION " (" SHEAR_GIT ")");
+    store_writer_attr_string(&p.writer, "/", "checksum_algorithm", CKPT_SUM_NAME); // of every split's checksum
     store_writer_deck(&p.writer, deck.text ? deck.text : "");
     store_writer_commit(&p.writer);
     p.writing = 0;

@@ -2,6 +2,7 @@
 // deck -> source model + target shape -> masks -> token store + sampler -> steps (weights, log-alphas and
 // Lagrange multipliers trained jointly) -> masked model with exact-target deterministic masks (pruned.h5),
 // which `shear finalize` cuts to the dense target.
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "shear/run.h"
 #include "shear/run_prune.h"
 #include "shear/run_trainer.h"
+#include "shear/watchdog.h"
 
 
 // The target shape: prune.target_* with 0 meaning "keep the source's"; GQA keeps the group size.
@@ -50,9 +52,11 @@ static void write_pruned(const char *path, Model *model, const Masks *mk, const 
                         hz[MASK_HIDDEN]};
     char part[DECK_PATH_LEN + 80];
     snprintf(part, sizeof part, "%s.part", path);
+    shear_tmp_begin(part); // a failed mask write must not leave a model without masks behind
     modelfile_save(part, model, d->text);
     maskfile_write(part, &fg, &mk->src);
-    if (rename(part, path) != 0) SHEAR_DIE("cannot rename '%s' to '%s'", part, path);
+    if (rename(part, path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", part, path, strerror(errno));
+    shear_tmp_done(part);
     finalize_summary(model, &fg, stdout);
     for (int t = 0; t < MASK_TYPES; t++) free(hz[t]);
 }
@@ -70,8 +74,7 @@ int cmd_prune(int argc, char **argv) {
                          "Writes run.out_dir/pruned.h5 (masked source model + exact-target masks for `shear finalize`),\n"
                          "metrics.jsonl and deck.yaml.", pos, 1);
     if (npos != 1) {
-        fprintf(stderr, "shear prune: expected one input deck (usage: shear prune DECK)\n");
-        return SHEAR_EXIT_USAGE;
+        shear_usage_error("shear prune: expected one input deck (usage: shear prune DECK)\n");
     }
     Dist dist;
     Deck deck;
@@ -126,12 +129,14 @@ int cmd_prune(int argc, char **argv) {
         masks_deterministic(&mk, 1);
         trainer_final_eval(&tr); // what the finalized model will score: the masked model under these masks
         metrics_masks(tr.metrics, &mk, deck.train_steps);
+        watchdog_io_begin(); // the other ranks wait for rank 0's write: file-system time, not a hang
         if (dist.rank == 0) {
             write_pruned(path, &model, &mk, &deck);
             shear_log("shear prune: done in %.1f s; masked model and masks written to %s\n", shear_now() - tr.t_start,
                       path);
         }
         dist_barrier(&dist, "barrier(pruned model written)");
+        watchdog_io_end();
     }
     trainer_close(&tr);
     masks_free(&mk);

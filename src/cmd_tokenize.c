@@ -8,6 +8,7 @@
 
 #include "shear/cli.h"
 #include "shear/common.h"
+#include "shear/prep.h"
 #include "shear/tokenizer.h"
 
 // cJSON keeps strings NUL-terminated, so a "\u0000" escape would silently cut the text short.
@@ -18,6 +19,12 @@ static int has_nul_escape(const char *s, size_t n) {
         i++;  // skip the escaped character, so "\\u0000" (a backslash, then text) is not taken for one
     }
     return 0;
+}
+
+// A bad input line: a warning now, and (first != NULL) kept for the closing error.
+static void report_line(size_t lineno, const char *why, char *first, size_t len) {
+    shear_warn("line %zu: %s", lineno, why);
+    if (first) snprintf(first, len, "line %zu: %s", lineno, why);
 }
 
 // Appends "[id,id,...]\n" to *buf (grown as needed); returns the new length.
@@ -96,10 +103,11 @@ int cmd_tokenize(int argc, char **argv) {
               "With --decode each input line is a JSON array of ids and the output line is {\"text\": ...}\n"
               "(LLaMA-2: BOS/EOS dropped, the prepended space stripped; byte-level: every token's text, special\n"
               "tokens included, so decoding the ids of --no-bos gives the text back).\n"
-              "A malformed line (not JSON, not an object, no \"text\" string, a \\u0000 escape; with --decode\n"
-              "not an array of ids of this vocabulary) is reported on stderr as \"shear tokenize: line N: <what is\n"
-              "wrong>\" and written as null, so output lines stay aligned with input lines; the other lines are\n"
-              "still processed and the exit status is 1.",
+              "A malformed line (not JSON, not an object, no \"text\" string, text that is not UTF-8, a \\u0000\n"
+              "escape; with --decode not an array of ids of this vocabulary) is reported on stderr as\n"
+              "\"shear: warning: line N: <what is wrong>\" and written as null, so output lines stay aligned with\n"
+              "input lines; the other lines are still processed, and at the end one \"shear: error:\" line counts\n"
+              "them and names the first; the exit status is 1.",
               NULL, 0);
     if (!opts[0].set) {
         fprintf(stderr, "shear tokenize: --tokenizer FILE is required (see shear tokenize --help)\n");
@@ -108,8 +116,7 @@ int cmd_tokenize(int argc, char **argv) {
     char err[1024];
     Tokenizer *tok = tokenizer_load(opts[0].value, err, sizeof err);
     if (!tok) {
-        fprintf(stderr, "shear tokenize: %s\n", err);
-        return SHEAR_EXIT_ERROR;
+        SHEAR_DIE("%s", err);
     }
     int bos = !opts[1].set, decode = opts[2].set;
     if (decode && opts[1].set) {
@@ -122,6 +129,7 @@ int cmd_tokenize(int argc, char **argv) {
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     char *line = NULL, *text_out = NULL;
     size_t line_cap = 0, out_cap = 0, text_cap = 0, bad = 0, lineno = 0;
+    char first[512] = "", utf8_why[96]; // the first bad line's report, for the closing error
     int32_t *ids = NULL;
     ssize_t got;
     while ((got = getline(&line, &line_cap, stdin)) >= 0) {
@@ -133,9 +141,8 @@ int cmd_tokenize(int argc, char **argv) {
         const cJSON *text = NULL;
         if (decode) {
             if ((why = n ? decode_line(tok, line, n, &ids, &out_cap) : "empty line, expected a JSON array of ids")) {
-                fprintf(stderr, "shear tokenize: line %zu: %s\n", lineno, why);
+                report_line(lineno, why, bad++ ? NULL : first, sizeof first);
                 fputs("null\n", stdout);
-                bad++;
             }
             continue;
         }
@@ -145,10 +152,18 @@ int cmd_tokenize(int argc, char **argv) {
         else if (!cJSON_IsString(text = cJSON_GetObjectItemCaseSensitive(j, "text")))
             why = text ? "\"text\" is not a string" : "no \"text\" key, expected {\"text\": \"...\"}";
         else if (has_nul_escape(line, n)) why = "contains a \\u0000 escape; text with U+0000 is not supported";
+        else {
+            // like shear prep: a text that is not UTF-8 is refused, not tokenized as bytes
+            size_t tl = strlen(text->valuestring), ok = utf8_valid_prefix(text->valuestring, tl);
+            if (ok != tl) {
+                snprintf(utf8_why, sizeof utf8_why, "\"text\" is not valid UTF-8 (byte %zu of %zu), expected UTF-8 text",
+                         ok, tl);
+                why = utf8_why;
+            }
+        }
         if (why) {
-            fprintf(stderr, "shear tokenize: line %zu: %s\n", lineno, why);
+            report_line(lineno, why, bad++ ? NULL : first, sizeof first);
             fputs("null\n", stdout);
-            bad++;
         } else {
             size_t k = tokenizer_encode(tok, text->valuestring, strlen(text->valuestring), bos, &ids, &out_cap);
             fwrite(text_out, 1, format_ids(&text_out, &text_cap, ids, k), stdout);
@@ -156,18 +171,16 @@ int cmd_tokenize(int argc, char **argv) {
         cJSON_Delete(j);
     }
     if (ferror(stdin)) {
-        fprintf(stderr, "shear tokenize: error reading stdin after line %zu\n", lineno);
-        bad++;
+        report_line(lineno, "error reading stdin after this line", bad++ ? NULL : first, sizeof first);
     }
     if (fflush(stdout) != 0) {
-        fprintf(stderr, "shear tokenize: error writing stdout\n");
-        bad++;
+        report_line(lineno, "error writing stdout", bad++ ? NULL : first, sizeof first);
     }
     free(line);
     free(text_out);
     free(ids);
     tokenizer_free(tok);
-    if (bad) fprintf(stderr, "shear tokenize: %zu of %zu lines could not be %s\n", bad, lineno,
-                     decode ? "decoded" : "tokenized");
-    return bad ? SHEAR_EXIT_ERROR : SHEAR_EXIT_OK;
+    if (bad) SHEAR_DIE("%zu of %zu lines could not be %s (first: %s)", bad, lineno, decode ? "decoded" : "tokenized",
+                       first);
+    return SHEAR_EXIT_OK;
 }

@@ -347,7 +347,9 @@ void hf_export(const char *model_path, const char *dir, const HfExportOptions *o
         total += bytes;
         shard[i] = n_shards - 1;
     }
+    int made = !shear_file_exists(dir);
     shear_mkdirs(dir);
+    if (made) shear_tmp_dir_begin(dir);
     remove_stale(dir);
     float *buf = shear_malloc(max_numel(&tab) * sizeof(float)); // [numel] one tensor
     char path[PATH_LEN], name[64];
@@ -387,6 +389,7 @@ void hf_export(const char *model_path, const char *dir, const HfExportOptions *o
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
     write_text(path, "{\n  \"_from_model_config\": true,\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2\n}\n");
     export_tokenizer(model_path, r, o, dir);
+    if (made) shear_tmp_dir_done();
     shear_log("export: %s -> %s: %d tensors, %.1f MB of %s in %d shard%s (%.1f s)\n", model_path, dir, tab.n,
               total / 1e6, forced >= 0 ? st_dtype_name((StDtype)forced) : "source dtypes", n_shards,
               n_shards > 1 ? "s" : "", shear_now() - t0);

@@ -6,7 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ckpt_internal.h"
+#include "shear/ckpt_sum.h"
 #include "shear/h5util.h"
+
+// The stored checksum of a tensor: the hash of its float32 little-endian bytes (this host's floats).
+static uint64_t tensor_sum(const float *data, size_t numel) {
+    return ckpt_sum_final(ckpt_sum_bytes(data, numel * sizeof(float)));
+}
 
 void modelfile_write_config(hid_t f, const ModelConfig *c) {
     hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -38,10 +45,17 @@ ModelFileWriter *modelfile_begin(const char *path, const ModelConfig *c, const c
     shear_tmp_begin(w->tmp);
     h5_attr_write_string(w->f, "format", MODELFILE_FORMAT);
     h5_attr_write_int(w->f, "format_version", MODELFILE_VERSION);
+    h5_attr_write_string(w->f, "checksum_algorithm", CKPT_SUM_NAME); // of every tensor's checksum
     modelfile_write_config(w->f, c);
     w->weights = H5Gcreate2(w->f, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(w->weights, "group /weights in '%s'", w->tmp);
-    if (deck_text) h5_write_text(w->f, "deck", deck_text);
+    if (deck_text) {
+        h5_write_text(w->f, "deck", deck_text);
+        hid_t ds = H5Dopen2(w->f, "deck", H5P_DEFAULT);
+        H5_CHECK(ds, "dataset /deck in '%s'", w->tmp);
+        ckpt_attr_write_u64(ds, "checksum", ckpt_sum_final(ckpt_sum_bytes(deck_text, strlen(deck_text))));
+        H5Dclose(ds);
+    }
     return w;
 }
 
@@ -52,6 +66,7 @@ void modelfile_write_tensor(ModelFileWriter *w, const ParamInfo *p, const float 
     H5_CHECK(ds, "tensor '%s' in '%s'", p->name, w->tmp);
     H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "tensor '%s' in '%s'", p->name, w->tmp);
     if (source_dtype) h5_attr_write_string(ds, "source_dtype", source_dtype);
+    ckpt_attr_write_u64(ds, "checksum", tensor_sum(data, p->numel));
     H5Dclose(ds);
     H5Sclose(sp);
 }
@@ -66,7 +81,7 @@ void modelfile_write_attr_int(ModelFileWriter *w, const char *name, int64_t valu
 
 void modelfile_end(ModelFileWriter *w) {
     H5Gclose(w->weights);
-    if (H5Fclose(w->f) < 0) SHEAR_DIE("cannot finish writing '%s' (disk full?)", w->tmp);
+    H5_CHECK(H5Fclose(w->f), "finishing model file '%s'", w->tmp);
     if (rename(w->tmp, w->path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
     shear_tmp_done(w->tmp);
     free(w);
@@ -126,6 +141,7 @@ void modelfile_read_config(const char *path, ModelConfig *c) {
 
 struct ModelFileReader {
     hid_t f;
+    int warned; // said once that the file's tensors carry no checksum
     char path[2048];
 };
 
@@ -149,6 +165,11 @@ void modelfile_read_tensor(ModelFileReader *r, const ParamInfo *p, float *h, cha
     hsize_t dims[2] = {0, 0};
     int nd = H5Sget_simple_extent_ndims(sp);
     H5Sget_simple_extent_dims(sp, dims, NULL);
+    hid_t ty = H5Dget_type(ds);
+    int is_float = H5Tget_class(ty) == H5T_FLOAT;
+    H5Tclose(ty);
+    if (!is_float) // HDF5 would convert integers silently: a model's weights are floating point
+        SHEAR_DIE("'%s': tensor '%s' is stored as integers, expected floating point (float32)", path, p->name);
     if (nd != p->ndim || (int)dims[0] != p->shape[0] || (nd == 2 && (int)dims[1] != p->shape[1])) {
         char got[64], want[64];
         if (nd == 2) snprintf(got, sizeof got, "[%llu, %llu]", (unsigned long long)dims[0], (unsigned long long)dims[1]);
@@ -160,6 +181,21 @@ void modelfile_read_tensor(ModelFileReader *r, const ParamInfo *p, float *h, cha
     }
     if (h && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h) < 0)
         SHEAR_DIE("'%s': cannot read tensor '%s' (truncated or corrupt file?)", path, p->name);
+    // before the finite check: a flipped exponent bit is a corrupt file, not a diverged model
+    uint64_t stored = 0;
+    if (h && !ckpt_sum_no_verify()) {
+        if (ckpt_attr_read_u64(ds, "checksum", &stored) == 0) {
+            uint64_t got = tensor_sum(h, p->numel);
+            if (got != stored)
+                SHEAR_DIE("model file '%s': dataset /weights/%s fails its checksum (stored %016llx, computed %016llx): "
+                          "the file is corrupt (damaged on disk or in a copy); restore a good copy or write it again",
+                          path, p->name, (unsigned long long)stored, (unsigned long long)got);
+        } else if (!r->warned) {
+            shear_warn("model file '%s': tensor '%s' carries no checksum (written before Shear stored them, or by "
+                       "another tool, or edited): the file's tensors are not verified", path, p->name);
+            r->warned = 1;
+        }
+    }
     for (size_t j = 0; h && j < p->numel; j++)
         if (!isfinite(h[j])) SHEAR_DIE("'%s': tensor '%s' holds a non-finite value at element %zu", path, p->name, j);
     if (source_dtype && h5_attr_read_string(ds, "source_dtype", source_dtype, len)) source_dtype[0] = 0;

@@ -11,6 +11,9 @@
 
 void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck_path, const char **sets, int n_sets) {
     dist_init(dist, argc, argv);
+    // until the first step every rank reads the same deck, model, store and checkpoint: an error there is said
+    // once, by rank 0 (trainer_run turns this off)
+    shear_errors_shared(1);
     deck_open(deck, deck_path, sets, n_sets);
     watchdog_start(deck->run_watchdog, dist->rank); // a collective stuck run.watchdog seconds aborts the job
     if (!deck->data_store[0])
@@ -62,7 +65,9 @@ int run_domains(const Deck *d, const TokenStore *s, int *store_idx, double *w) {
 void run_data_open(RunData *r, const Deck *d, int vocab) {
     if (!d->data_store[0]) SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", d->path);
     TokenStore *s = &r->store;
-    store_open(s, d->data_store);
+    // every rank opens (and verifies) the store; a bad store is the same on all: one message, from the lowest rank
+    char err[1536] = "";
+    dist_agree_or_die(store_try_open(s, d->data_store, err, sizeof err) != 0, err, sizeof err);
     if (d->train_seq_len > s->seq_len)
         SHEAR_DIE("%s: train.seq_len %d is longer than the token store's sequences (%d in '%s')", d->path,
                   d->train_seq_len, s->seq_len, d->data_store);

@@ -3,11 +3,17 @@
 #include "shear/store.h"
 
 #include <hdf5.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ckpt_internal.h"
+#include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
+
+// Bytes per read while verifying: enough for the hash's threads, small next to a rank's memory.
+#define VERIFY_PIECE_BYTES ((size_t)32 << 20)
 
 static void close_all(TokenStore *s) {
     for (int d = 0; d < STORE_MAX_DOMAINS; d++) {
@@ -58,10 +64,105 @@ static int open_split(TokenStore *s, int d, const char *split, const char *path,
     return 0;
 }
 
+// The one message for an id outside the vocabulary, at open and on every read.
+static void fmt_bad_id(const TokenStore *s, int d, int eval, size_t seq, int pos, int32_t id, char *err,
+                       size_t errlen) {
+    snprintf(err, errlen, "token store '%s': domain '%s', %s sequence %zu, position %d holds token id %d, outside the "
+             "store's vocabulary [0, %d): the store is corrupt or was not written by `shear prep` with its tokenizer",
+             s->path, s->names[d], eval ? "eval" : "train", seq, pos, (int)id, s->vocab_size);
+}
+
+// The first id of row-major rows[n, seq_len] outside [0, vocab): its flat index, or n * seq_len when none.
+static size_t first_bad_id(const int32_t *rows, size_t n, int vocab) {
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] < 0 || rows[i] >= vocab) return i;
+    return n;
+}
+
+// Reads a split once in pieces of rows: its "checksum" attribute against the stored bytes (the hash composes,
+// so the pieces give the hash of the whole) and every id against the vocabulary. 1: fine but no attribute (not
+// verified); 0: fine; -1: the reason in err (a failed checksum before a bad id: a flipped bit explains both).
+static int verify_split(const TokenStore *s, int d, int eval, int32_t *buf, size_t piece_rows, char *err,
+                        size_t errlen) {
+    hid_t ds = (hid_t)(eval ? s->eval_ds[d] : s->train_ds[d]);
+    size_t rows = eval ? s->n_eval[d] : s->n_train[d], L = (size_t)s->seq_len;
+    const char *split = eval ? "eval" : "train";
+    uint64_t stored = 0;
+    int has_sum = ckpt_attr_read_u64(ds, "checksum", &stored) == 0;
+    hid_t fs = H5Dget_space(ds);
+    CkptSum sum = {0, 0};
+    size_t bad = SIZE_MAX; // flat index of the first id outside the vocabulary
+    int32_t bad_id = 0;
+    int rc = 0;
+    for (size_t r0 = 0; r0 < rows && rc == 0; r0 += piece_rows) {
+        size_t k = rows - r0 < piece_rows ? rows - r0 : piece_rows;
+        hsize_t start[2] = {r0, 0}, count[2] = {k, L}, mn = (hsize_t)(k * L);
+        hid_t ms = H5Screate_simple(1, &mn, NULL);
+        // native int32 = the stored little-endian bytes on the little-endian hosts Shear runs on (the checksum's
+        // definition, as for checkpoints), and ids the host can compare
+        if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dread(ds, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, buf) < 0) {
+            snprintf(err, errlen, "token store '%s': cannot read rows %zu..%zu of /domains/%s/%s (truncated or "
+                     "corrupt file)", s->path, r0, r0 + k, s->names[d], split);
+            rc = -1;
+        } else {
+            if (has_sum) sum = ckpt_sum_cat(sum, ckpt_sum_bytes(buf, k * L * sizeof(int32_t)));
+            size_t i = bad == SIZE_MAX ? first_bad_id(buf, k * L, s->vocab_size) : k * L;
+            if (i < k * L) {
+                bad = r0 * L + i;
+                bad_id = buf[i];
+            }
+        }
+        H5Sclose(ms);
+    }
+    H5Sclose(fs);
+    if (rc) return rc;
+    uint64_t got = ckpt_sum_final(sum);
+    if (has_sum && got != stored) {
+        snprintf(err, errlen, "token store '%s': dataset /domains/%s/%s fails its checksum (stored %016llx, computed "
+                 "%016llx): the file is corrupt (damaged on disk or in a copy); restore a good copy or rewrite it "
+                 "with `shear prep --force`", s->path, s->names[d], split, (unsigned long long)stored,
+                 (unsigned long long)got);
+        return -1;
+    }
+    if (bad != SIZE_MAX) {
+        fmt_bad_id(s, d, eval, bad / L, (int)(bad % L), bad_id, err, errlen);
+        return -1;
+    }
+    return has_sum ? 0 : 1;
+}
+
+// Every split's checksum and ids, unless SHEAR_NO_VERIFY; a store without checksums gets one warning.
+static int verify_all(const TokenStore *s, char *err, size_t errlen) {
+    if (ckpt_sum_no_verify()) return 0;
+    size_t row_bytes = (size_t)s->seq_len * sizeof(int32_t);
+    size_t piece_rows = VERIFY_PIECE_BYTES / row_bytes ? VERIFY_PIECE_BYTES / row_bytes : 1;
+    size_t most = 0; // no bigger buffer than the biggest split needs
+    for (int d = 0; d < s->n_domains; d++) {
+        if (s->n_train[d] > most) most = s->n_train[d];
+        if (s->n_eval[d] > most) most = s->n_eval[d];
+    }
+    if (piece_rows > most) piece_rows = most ? most : 1;
+    int32_t *buf = shear_malloc(piece_rows * row_bytes); // [piece_rows, seq_len]
+    int rc = 0, unverified = 0;
+    for (int d = 0; d < s->n_domains && rc >= 0; d++)
+        for (int e = 0; e < 2 && rc >= 0; e++) {
+            rc = verify_split(s, d, e, buf, piece_rows, err, errlen);
+            if (rc == 1) unverified++;
+        }
+    free(buf);
+    if (rc < 0) return -1;
+    if (unverified)
+        shear_warn("token store '%s': %d of its %d splits carry no checksum (written before Shear stored them, or "
+                   "by another tool): ids checked, bytes not verified", s->path, unverified, 2 * s->n_domains);
+    return 0;
+}
+
 int store_try_open(TokenStore *s, const char *path, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     s->file = -1;
     for (int d = 0; d < STORE_MAX_DOMAINS; d++) s->train_ds[d] = s->eval_ds[d] = -1;
+    snprintf(s->path, sizeof s->path, "%s", path);
     h5_quiet();
     if (!shear_file_exists(path)) {
         snprintf(err, errlen, "token store '%s' does not exist (write it with `shear prep DECK`)", path);
@@ -121,6 +222,7 @@ int store_try_open(TokenStore *s, const char *path, char *err, size_t errlen) {
     for (int d = 0; d < s->n_domains; d++)
         if (open_split(s, d, "train", path, err, errlen) != 0 || open_split(s, d, "eval", path, err, errlen) != 0)
             goto fail;
+    if (verify_all(s, err, errlen) != 0) goto fail;
     return 0;
 fail:
     close_all(s);
@@ -154,6 +256,14 @@ void store_read(const TokenStore *s, int domain, int eval, size_t idx, int32_t *
              eval ? "eval" : "train", idx, s->names[domain]);
     H5Sclose(ms);
     H5Sclose(fs);
+    // one pass over seq_len ints: every input and every target of a batch comes from a row read here, also when
+    // SHEAR_NO_VERIFY skipped the check at open
+    size_t bad = first_bad_id(out, (size_t)s->seq_len, s->vocab_size);
+    if (bad < (size_t)s->seq_len) {
+        char err[1536];
+        fmt_bad_id(s, domain, eval, idx, (int)bad, out[bad], err, sizeof err);
+        SHEAR_DIE("%s", err);
+    }
 }
 
 void store_close(TokenStore *s) { close_all(s); }

@@ -1,6 +1,7 @@
 // Writing the token store with parallel HDF5 (store_write.h). Datasets are contiguous with no fill, each rank
 // writes one contiguous run of the row-major data with a collective H5Dwrite (a rank with nothing selects
-// none), so the bytes of every dataset are the same whatever the rank count.
+// none), so the bytes of every dataset are the same whatever the rank count. Each dataset's checksum attribute
+// (store.h) is the ranks' piece hashes combined in row order, so it too is the same for any rank count.
 #include "shear/store_write.h"
 
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckpt_internal.h"
+#include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/dist.h"
 #include "shear/h5util.h"
@@ -24,6 +27,7 @@ void store_writer_create(StoreWriter *w, const char *path, MPI_Comm comm) {
     // the collectives below are the world helpers of shear/dist.h: comm is the world (dist_comm_world())
     w->comm = comm;
     w->rank = dist_world_rank();
+    w->size = (int)dist_world_sum_u64(1);
     h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     // MPI_INFO_NULL: no MPI-IO hints
@@ -69,6 +73,36 @@ static void select_flat_range(hid_t space, size_t cols, size_t first, size_t cou
 #undef OR_BLOCK
 }
 
+// The whole dataset's checksum from every rank's piece [first, first + count) of the flat data: every rank gets
+// every piece (an attribute is collective metadata: all ranks write the same value) and combines them in order
+// of position, so the result is the one-writer hash whatever the split. Dies if the pieces do not tile the data.
+static uint64_t split_checksum(const StoreWriter *w, const char *obj, size_t total, size_t first, size_t count,
+                               const int32_t *tokens) {
+    CkptSum mine = ckpt_sum_bytes(tokens, count * sizeof(int32_t));
+    uint64_t piece[3] = {count ? first : total, mine.h, mine.bytes}; // an empty piece sorts last, adds nothing
+    uint64_t *all = shear_malloc((size_t)w->size * 3 * sizeof *all); // [size, 3]: first, h, bytes per rank
+    dist_world_allgather_u64(piece, all, 3);
+    CkptSum whole = {0, 0};
+    size_t end = 0; // flat position the next piece must start at
+    for (int done = 0; done < w->size; done++) {
+        int q = -1; // the unused piece that starts first (few ranks: a selection is enough)
+        for (int r = 0; r < w->size; r++)
+            if (all[3 * (size_t)r + 2] != UINT64_MAX && (q < 0 || all[3 * (size_t)r] < all[3 * (size_t)q])) q = r;
+        uint64_t *p = all + 3 * (size_t)q;
+        if (p[2] > 0) {
+            SHEAR_CHECK(p[0] == end, "%s: rank %d's tokens start at %llu, expected %zu (the ranks' runs must tile the "
+                        "dataset)", obj, q, (unsigned long long)p[0], end);
+            CkptSum part = {p[1], p[2]};
+            whole = ckpt_sum_cat(whole, part);
+            end += (size_t)p[2] / sizeof(int32_t);
+        }
+        p[2] = UINT64_MAX; // used
+    }
+    free(all);
+    SHEAR_CHECK(end == total, "%s: the ranks' runs cover %zu of %zu tokens", obj, end, total);
+    return ckpt_sum_final(whole);
+}
+
 void store_writer_split(StoreWriter *w, const char *domain, const char *split, size_t n_seqs, int seq_len,
                         size_t first, size_t count, const int32_t *tokens) {
     hid_t f = (hid_t)w->file;
@@ -110,6 +144,7 @@ void store_writer_split(StoreWriter *w, const char *domain, const char *split, s
                  "writing %zu tokens at %zu of %s in '%s'", piece, first + off, obj, w->tmp_path);
         H5Sclose(ms);
     }
+    ckpt_attr_write_u64(ds, "checksum", split_checksum(w, obj, total, first, count, tokens));
     H5Dclose(ds);
     H5Pclose(dcpl);
     H5Sclose(fs);
@@ -144,6 +179,7 @@ void store_writer_deck(StoreWriter *w, const char *text) {
         H5_CHECK(H5Dwrite(ds, H5T_NATIVE_UINT8, ms, fs, (hid_t)w->dxpl, text), "/deck in '%s'", w->tmp_path);
         H5Sclose(ms);
     }
+    ckpt_attr_write_u64(ds, "checksum", ckpt_sum_final(ckpt_sum_bytes(text, (size_t)n)));
     H5Dclose(ds);
     H5Sclose(fs);
 }

@@ -1,7 +1,10 @@
 // The token store: the parallel writer and the serial reader round-trip (any rank count: ctest runs it on 1
 // and 3 ranks, with uneven flat runs that start and end mid-row and a rank that writes nothing), the commit is
 // atomic (no PATH before commit, no PATH.tmp after), abort leaves nothing, and store_open refuses what is not
-// a store with a message naming the file and the problem.
+// a store with a message naming the file and the problem. Checksums: the writer's attribute equals the one-writer
+// hash whatever the rank count, a changed value fails store_open naming the dataset (SHEAR_NO_VERIFY=1 opens it),
+// a store without checksums opens; ids outside [0, vocab_size) die in store_read naming store, domain, split,
+// sequence, position and id.
 #include <hdf5.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include "data_expect_die.h"
+#include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
 #include "shear/store.h"
@@ -20,7 +24,17 @@
 static char dir[256];
 
 // ---- stores built by hand with serial HDF5, one defect at a time ----
-enum { OK, NO_FORMAT, BAD_VERSION, BAD_SHAPE, NO_EVAL, NAMES_MISMATCH };
+enum { OK, NO_FORMAT, BAD_VERSION, BAD_SHAPE, NO_EVAL, NAMES_MISMATCH, SUMMED, BAD_ID, NEG_ID };
+
+static int32_t hand_value(int i, int k) { return 100 * i + k; }
+
+static void write_sum(hid_t ds, uint64_t v) {
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(ds, "checksum", H5T_STD_U64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_UINT64, &v);
+    H5Aclose(a);
+    H5Sclose(sp);
+}
 
 static void make_store(const char *path, int defect) {
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -37,10 +51,15 @@ static void make_store(const char *path, int defect) {
         h5_make_parents(f, paths[i]);
         hsize_t dims[2] = {4, (defect == BAD_SHAPE && i == 2) ? 17 : 16};
         int32_t data[4 * 17];
-        for (int k = 0; k < 4 * 17; k++) data[k] = 100 * i + k;
+        for (int k = 0; k < 4 * 17; k++) data[k] = hand_value(i, k);
+        // SUMMED: every split with its checksum; BAD_ID / NEG_ID plant 32000 / -1 in b/train row 2 at position
+        // 15 (a target only) / 0 (an input)
+        if (defect == BAD_ID && i == 2) data[2 * 16 + 15] = 32000;
+        if (defect == NEG_ID && i == 2) data[2 * 16 + 0] = -1;
         hid_t sp = H5Screate_simple(2, dims, NULL);
         hid_t ds = H5Dcreate2(f, paths[i], H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+        if (defect == SUMMED) write_sum(ds, ckpt_sum_final(ckpt_sum_bytes(data, 4 * 16 * sizeof(int32_t))));
         H5Dclose(ds);
         H5Sclose(sp);
     }
@@ -57,6 +76,65 @@ static void read_past_end(void *path) {
     store_open(&s, path);
     int32_t row[16];
     store_read(&s, 1, 1, 4, row); // eval of b has rows 0..3
+}
+
+static void read_row2(void *path) {
+    TokenStore s;
+    store_open(&s, path);
+    int32_t row[16];
+    store_read(&s, 1, 0, 2, row);
+}
+
+// The same without the check at open: store_read itself refuses the row (in the child: setenv stays there).
+static void read_row2_unverified(void *path) {
+    setenv("SHEAR_NO_VERIFY", "1", 1);
+    read_row2(path);
+}
+
+// A corrupt value in a store with checksums: store_open names the dataset; SHEAR_NO_VERIFY=1 opens it.
+static void test_checksums(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/summed.h5", dir);
+    make_store(path, SUMMED);
+    TokenStore s;
+    store_open(&s, path); // verifies
+    store_close(&s);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "/domains/a/eval", H5P_DEFAULT);
+    hsize_t start[2] = {3, 9}, one[2] = {1, 1}, m = 1;
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, &m, NULL);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, one, NULL);
+    int32_t v = hand_value(1, 3 * 16 + 9) ^ 1; // one bit, the id stays in range
+    H5Dwrite(ds, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, &v);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(ds);
+    H5Fclose(f);
+    failures += expect_die("a changed value", open_store, path, "dataset /domains/a/eval fails its checksum (stored ");
+    failures += expect_die("a changed value", open_store, path, "the file is corrupt");
+    setenv("SHEAR_NO_VERIFY", "1", 1);
+    store_open(&s, path);
+    int32_t row[16];
+    store_read(&s, 0, 1, 3, row);
+    EXPECT(row[9] == v, "SHEAR_NO_VERIFY=1: a/eval row 3 reads %d at 9, wrote %d", row[9], v);
+    store_close(&s);
+    unsetenv("SHEAR_NO_VERIFY");
+    printf("ok   a changed value fails store_open; SHEAR_NO_VERIFY=1 opens the store\n");
+    // bad ids die when read, with the store, domain, split, sequence, position, id and vocabulary
+    snprintf(path, sizeof path, "%s/bad_id.h5", dir);
+    make_store(path, BAD_ID);
+    failures += expect_die("id = vocab_size as a target", read_row2, path,
+                           "domain 'b', train sequence 2, position 15 holds token id 32000, outside the store's "
+                           "vocabulary [0, 32000)");
+    snprintf(path, sizeof path, "%s/neg_id.h5", dir);
+    make_store(path, NEG_ID);
+    failures += expect_die("id -1 as an input", read_row2, path,
+                           "neg_id.h5': domain 'b', train sequence 2, position 0 holds token id -1");
+    failures += expect_die("id -1 read with SHEAR_NO_VERIFY=1", read_row2_unverified, path,
+                           "neg_id.h5': domain 'b', train sequence 2, position 0 holds token id -1");
+    snprintf(path, sizeof path, "%s/bad_id.h5", dir);
+    failures += expect_die("id = vocab_size read with SHEAR_NO_VERIFY=1", read_row2_unverified, path,
+                           "train sequence 2, position 15 holds token id 32000");
 }
 
 static void test_open_errors(void) {
@@ -131,7 +209,7 @@ static void test_writer(int rank, int size) {
     store_writer_attr_int(&w, "/", "version", STORE_VERSION);
     store_writer_attr_int(&w, "/", "seq_len", L);
     store_writer_attr_string(&w, "/", "tokenizer", "tok-id");
-    store_writer_attr_int(&w, "/", "vocab_size", 32000);
+    store_writer_attr_int(&w, "/", "vocab_size", 1 << 21); // value_at's ids are below 2^21
     store_writer_attr_int(&w, "/", "n_domains", 2);
     store_writer_attr_string(&w, "/", "domains", "first,second");
     store_writer_deck(&w, "prep:\n  seq_len: 7\n");
@@ -158,6 +236,21 @@ static void test_writer(int rank, int size) {
             }
         }
     EXPECT(mismatches == 0, "%zu tokens read back differ from what %d ranks wrote", mismatches, size);
+    // each split's checksum is the hash of the whole split as one writer sees it, whatever the ranks' runs
+    for (int d = 0; d < 2; d++)
+        for (int sp = 0; sp < 2; sp++) {
+            size_t n = rows[d][sp] * (size_t)L;
+            int32_t *all = shear_malloc((n ? n : 1) * sizeof *all);
+            for (size_t i = 0; i < n; i++) all[i] = value_at(d, sp, i);
+            uint64_t want = ckpt_sum_final(ckpt_sum_bytes(all, n * sizeof *all)), got = 0;
+            free(all);
+            hid_t ds = (hid_t)(sp ? s.eval_ds[d] : s.train_ds[d]);
+            hid_t a = H5Aopen(ds, "checksum", H5P_DEFAULT);
+            EXPECT(a >= 0 && H5Aread(a, H5T_NATIVE_UINT64, &got) >= 0 && got == want,
+                   "domain %d split %d: checksum %016llx, the one-writer hash is %016llx (%d ranks)", d, sp,
+                   (unsigned long long)got, (unsigned long long)want, size);
+            if (a >= 0) H5Aclose(a);
+        }
     int64_t docs = 0;
     hid_t g = H5Gopen2((hid_t)s.file, "/domains/first", H5P_DEFAULT);
     EXPECT(h5_attr_read_int(g, "documents", &docs) == 0 && docs == 12, "domain attribute documents = %lld",
@@ -167,7 +260,9 @@ static void test_writer(int rank, int size) {
     EXPECT(deck && strcmp(deck, "prep:\n  seq_len: 7\n") == 0, "/deck read back as '%s'", deck ? deck : "(none)");
     free(deck);
     store_close(&s);
-    if (rank == 0) printf("writer: %d ranks wrote 2 domains, read back exactly; commit renamed PATH.tmp\n", size);
+    if (rank == 0)
+        printf("writer: %d ranks wrote 2 domains, read back exactly, checksums = one-writer hashes; commit renamed "
+               "PATH.tmp\n", size);
 
     // abort removes the temporary file and never creates PATH
     snprintf(path, sizeof path, "%s/aborted.h5", dir);
@@ -186,6 +281,7 @@ int main(int argc, char **argv) {
         if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
         h5_quiet();
         test_open_errors();
+        test_checksums();
     }
     MPI_Init(&argc, &argv);
     int rank, size;

@@ -45,9 +45,17 @@ with open(sys.argv[2], 'w') as g:
     for line in open(sys.argv[1]):
         g.write(json.dumps(json.loads(line)[::-1], separators=(',', ':')) + '\n')
 PY
-  python3 -c "import sys; sys.stdout.buffer.write(b'{\"text\": \"ok \xff\xfe caf\xc3 \xed\xa0\x80 end\xe2\x82 \xf0\x9f\x98 x\xf4\x90\x80\x80y\xc0\xaf\"}\n')" \
-    > "$work/bad.jsonl"
-  "$shear" tokenize --tokenizer "$tj" --no-bos < "$work/bad.jsonl" >> "$work/$fam.cut_ids"
+  # (shear tokenize refuses text that is not UTF-8, so these ids come from the byte-level alphabet itself)
+  python3 - "$tj" >> "$work/$fam.cut_ids" <<'PY'
+import json, sys
+vocab = json.load(open(sys.argv[1], encoding='utf-8'))["model"]["vocab"]
+# GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others for 256 + their rank
+keep = list(range(0x21, 0x7f)) + list(range(0xa1, 0xad)) + list(range(0xae, 0x100))
+char = {b: chr(b) for b in keep}
+char.update({b: chr(256 + i) for i, b in enumerate(b for b in range(256) if b not in char)})
+bad = b"ok \xff\xfe caf\xc3 \xed\xa0\x80 end\xe2\x82 \xf0\x9f\x98 x\xf4\x90\x80\x80y\xc0\xaf"
+print(json.dumps([vocab[char[b]] for b in bad], separators=(',', ':')))
+PY
   "$shear" tokenize --tokenizer "$tj" --decode < "$work/$fam.cut_ids" > "$work/$fam.cut_decoded"
   node "$here/bytelevel_oracle.mjs" "$lib" "$tj" "$tokdir/$fam/tokenizer_config.json" "$work/cases.jsonl" \
        "$work/$fam.ids" "$work/$fam.cut_ids" "$work/$fam.cut_decoded" || fails=$((fails + 1))
