@@ -51,14 +51,8 @@ prep:
   eval_seqs: 2
   seed: 5
 EOF
-cat > train.yaml <<EOF
-model:
-  dim: 32
-  n_layers: 2
-  n_heads: 4
-  n_kv_heads: 2
-  intermediate: 64
-  vocab: 291
+# the sections train.yaml and prune.yaml share
+run_sections=$(cat <<EOF
 train:
   steps: 2
   seq_len: 32
@@ -73,6 +67,17 @@ data:
 run:
   threads: 1
 EOF
+)
+cat > train.yaml <<EOF
+model:
+  dim: 32
+  n_layers: 2
+  n_heads: 4
+  n_kv_heads: 2
+  intermediate: 64
+  vocab: 291
+$run_sections
+EOF
 cat > prune.yaml <<EOF
 model:
   vocab: 291
@@ -82,19 +87,7 @@ prune:
   target_n_layers: 1
   target_n_heads: 2
   target_intermediate: 48
-train:
-  steps: 2
-  seq_len: 32
-  global_batch: 4
-  micro_batch: 2
-optim:
-  warmup: 0
-dbl:
-  rule: constant
-data:
-  store: $work/store.h5
-run:
-  threads: 1
+$run_sections
   out_dir: $work/prune
 EOF
 "${mpirun[@]}" -np 2 "$shear" prep prep.yaml >prep.log 2>&1 || { echo "prep failed"; cat prep.log; exit 1; }
