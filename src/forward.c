@@ -68,9 +68,6 @@ static void branch_bwd(Model *m, const float *dres, const float *y, const Branch
 
 static inline float *W(Model *m, int idx) { return m->w + m->table.p[idx].offset; }
 static inline float *G(Model *m, int idx) { return m->g + m->table.p[idx].offset; }
-// Parameter index of layer l's tensor of kind k (P_Q .. P_NORM_MLP): the table (model.c) holds the embedding,
-// then per layer q k v o gate up down norm_attn norm_mlp in ParamKind order, then the final norm and the head.
-static inline int pidx(int l, ParamKind k) { return 1 + 9 * l + (int)(k - P_Q); }
 
 static void upload_batch(Model *m, int B, const int32_t *tokens, const int32_t *targets) {
     SHEAR_CHECK(B >= 1 && B <= m->B, "micro-batch of %d sequences exceeds the allocated %d", B, m->B);
@@ -118,10 +115,10 @@ static void block_fwd(Model *m, int B, const ModelGates *gt, int l, int write_ou
     BlockActs a = block_acts(m, l);
     const float *zh = gt ? gt->hidden : NULL;
 
-    o->rmsnorm_fwd(a.xn1, a.rstd1, x, W(m, pidx(l, P_NORM_ATTN)), zh, N, d, c->norm_eps);
-    o->matmul_fwd(a.q, a.xn1, W(m, pidx(l, P_Q)), N, d, qd);
-    o->matmul_fwd(a.k, a.xn1, W(m, pidx(l, P_K)), N, d, kvd);
-    o->matmul_fwd(a.v, a.xn1, W(m, pidx(l, P_V)), N, d, kvd);
+    o->rmsnorm_fwd(a.xn1, a.rstd1, x, W(m, param_index(l, P_NORM_ATTN)), zh, N, d, c->norm_eps);
+    o->matmul_fwd(a.q, a.xn1, W(m, param_index(l, P_Q)), N, d, qd);
+    o->matmul_fwd(a.k, a.xn1, W(m, param_index(l, P_K)), N, d, kvd);
+    o->matmul_fwd(a.v, a.xn1, W(m, param_index(l, P_V)), N, d, kvd);
     o->rope_fwd(a.q, (size_t)B, T, H, hd, c->rope_theta);
     o->rope_fwd(a.k, (size_t)B, T, Hkv, hd, c->rope_theta);
     o->attention_fwd(a.att, a.lse, a.q, a.k, a.v, (size_t)B, T, H, Hkv, hd);
@@ -131,20 +128,20 @@ static void block_fwd(Model *m, int B, const ModelGates *gt, int l, int write_ou
         o->gate_fwd(a.attg, a.att, gt->head + (size_t)l * Hkv, N, qd, hd * (H / Hkv));
         o_in = a.attg;
     }
-    o->matmul_fwd(a.ao, o_in, W(m, pidx(l, P_O)), N, qd, d);
+    o->matmul_fwd(a.ao, o_in, W(m, param_index(l, P_O)), N, qd, d);
     BranchGates ba = attn_gates(gt, l);
     branch_add_fwd(m, a.xm, x, a.ao, &ba, N);
 
-    o->rmsnorm_fwd(a.xn2, a.rstd2, a.xm, W(m, pidx(l, P_NORM_MLP)), zh, N, d, c->norm_eps);
-    o->matmul_fwd(a.mg, a.xn2, W(m, pidx(l, P_GATE)), N, d, I);
-    o->matmul_fwd(a.mu, a.xn2, W(m, pidx(l, P_UP)), N, d, I);
+    o->rmsnorm_fwd(a.xn2, a.rstd2, a.xm, W(m, param_index(l, P_NORM_MLP)), zh, N, d, c->norm_eps);
+    o->matmul_fwd(a.mg, a.xn2, W(m, param_index(l, P_GATE)), N, d, I);
+    o->matmul_fwd(a.mu, a.xn2, W(m, param_index(l, P_UP)), N, d, I);
     const float *up = a.mu;
     if (gt && gt->intermediate) {
         o->gate_fwd(a.mug, a.mu, gt->intermediate + (size_t)l * I, N, I, 1);
         up = a.mug;
     }
     o->swiglu_fwd(a.mh, a.mg, up, N, I);
-    o->matmul_fwd(a.mo, a.mh, W(m, pidx(l, P_DOWN)), N, I, d);
+    o->matmul_fwd(a.mo, a.mh, W(m, param_index(l, P_DOWN)), N, I, d);
     if (write_out) {
         BranchGates bm = mlp_gates(gt, l);
         branch_add_fwd(m, xnext, a.xm, a.mo, &bm, N);
@@ -213,7 +210,7 @@ double model_forward_backward(Model *m, int B, const int32_t *tokens, const int3
         BranchGates bm = mlp_gates(gt, l);
         branch_bwd(m, m->dx, mo, &bm, N);                      // dbr = dL/d(down output)
         o->zero(m->dbig, N * (size_t)I * sizeof(float));
-        o->matmul_bwd(m->dbig, G(m, pidx(l, P_DOWN)), m->dbr, mh, W(m, pidx(l, P_DOWN)), N, I, d);
+        o->matmul_bwd(m->dbig, G(m, param_index(l, P_DOWN)), m->dbr, mh, W(m, param_index(l, P_DOWN)), N, I, d);
         o->zero(m->dmg, N * (size_t)I * sizeof(float));
         const int igate = gt && gt->intermediate;
         float *dup = igate ? m->s1 : m->dmu;                   // gradient of the (gated) up input of swiglu
@@ -225,16 +222,16 @@ double model_forward_backward(Model *m, int B, const int32_t *tokens, const int3
                         gt->intermediate + (size_t)l * I, N, I, 1);
         }
         o->zero(m->dxn, nd * sizeof(float));
-        o->matmul_bwd(m->dxn, G(m, pidx(l, P_GATE)), m->dmg, xn2, W(m, pidx(l, P_GATE)), N, d, I);
-        o->matmul_bwd(m->dxn, G(m, pidx(l, P_UP)), m->dmu, xn2, W(m, pidx(l, P_UP)), N, d, I);
-        o->rmsnorm_bwd(m->dx, G(m, pidx(l, P_NORM_MLP)), dzh, m->dxn, xm, W(m, pidx(l, P_NORM_MLP)), zh, a.rstd2, N, d);
+        o->matmul_bwd(m->dxn, G(m, param_index(l, P_GATE)), m->dmg, xn2, W(m, param_index(l, P_GATE)), N, d, I);
+        o->matmul_bwd(m->dxn, G(m, param_index(l, P_UP)), m->dmu, xn2, W(m, param_index(l, P_UP)), N, d, I);
+        o->rmsnorm_bwd(m->dx, G(m, param_index(l, P_NORM_MLP)), dzh, m->dxn, xm, W(m, param_index(l, P_NORM_MLP)), zh, a.rstd2, N, d);
 
         // ---- attention branch: m->dx holds dL/dx_mid ----
         BranchGates ba = attn_gates(gt, l);
         branch_bwd(m, m->dx, ao, &ba, N);                      // dbr = dL/d(o_proj output)
         const int hgate = gt && gt->head;
         o->zero(m->dbig, N * (size_t)qd * sizeof(float));
-        o->matmul_bwd(m->dbig, G(m, pidx(l, P_O)), m->dbr, hgate ? attg : att, W(m, pidx(l, P_O)), N, qd, d);
+        o->matmul_bwd(m->dbig, G(m, param_index(l, P_O)), m->dbr, hgate ? attg : att, W(m, param_index(l, P_O)), N, qd, d);
         const float *datt = m->dbig;
         if (hgate) {
             o->zero(m->s1, N * (size_t)qd * sizeof(float));
@@ -249,10 +246,10 @@ double model_forward_backward(Model *m, int B, const int32_t *tokens, const int3
         o->rope_bwd(m->dq, (size_t)B, T, H, hd, c->rope_theta);
         o->rope_bwd(m->dk, (size_t)B, T, Hkv, hd, c->rope_theta);
         o->zero(m->dxn, nd * sizeof(float));
-        o->matmul_bwd(m->dxn, G(m, pidx(l, P_Q)), m->dq, xn1, W(m, pidx(l, P_Q)), N, d, qd);
-        o->matmul_bwd(m->dxn, G(m, pidx(l, P_K)), m->dk, xn1, W(m, pidx(l, P_K)), N, d, kvd);
-        o->matmul_bwd(m->dxn, G(m, pidx(l, P_V)), m->dv, xn1, W(m, pidx(l, P_V)), N, d, kvd);
-        o->rmsnorm_bwd(m->dx, G(m, pidx(l, P_NORM_ATTN)), dzh, m->dxn, x, W(m, pidx(l, P_NORM_ATTN)), zh, a.rstd1, N,
+        o->matmul_bwd(m->dxn, G(m, param_index(l, P_Q)), m->dq, xn1, W(m, param_index(l, P_Q)), N, d, qd);
+        o->matmul_bwd(m->dxn, G(m, param_index(l, P_K)), m->dk, xn1, W(m, param_index(l, P_K)), N, d, kvd);
+        o->matmul_bwd(m->dxn, G(m, param_index(l, P_V)), m->dv, xn1, W(m, param_index(l, P_V)), N, d, kvd);
+        o->rmsnorm_bwd(m->dx, G(m, param_index(l, P_NORM_ATTN)), dzh, m->dxn, x, W(m, param_index(l, P_NORM_ATTN)), zh, a.rstd1, N,
                        d);
     }
     o->embedding_bwd(G(m, 0), m->dx, m->tokens, N, d);

@@ -106,6 +106,9 @@ int model_config_check(const ModelConfig *c, char *err, size_t errlen);
 // Parameter table in Hugging Face order: embed, per layer (q k v o gate up down, two norms), norm, lm_head.
 void param_table_build(ParamTable *t, const ModelConfig *c);
 void param_table_free(ParamTable *t);
+// Table index of layer l's tensor of kind k (P_Q .. P_NORM_MLP): the table holds the embedding, then per layer
+// q k v o gate up down norm_attn norm_mlp in ParamKind order, then the final norm (n - 2) and the head (n - 1).
+static inline int param_index(int l, ParamKind k) { return 1 + 9 * l + (int)(k - P_Q); }
 // Index of a tensor by Hugging Face name, or -1.
 int param_table_find(const ParamTable *t, const char *name);
 size_t model_param_count(const ModelConfig *c);

@@ -106,6 +106,16 @@ typedef struct ShearOps {
                           const float *k, const float *v, const float *out, const float *lse,
                           size_t B, int T, int H, int Hkv, int hd);
 
+    // ---- generation with a KV cache (shear generate) ----
+    // x[n,nh,hd] in place, row i at position pos0 + i: rope_fwd's rotation (same table arithmetic) at an offset;
+    // with pos0 = 0 it equals rope_fwd with B = 1, T = n
+    void (*rope_at_fwd)(float *x, int n, int pos0, int nh, int hd, float theta);
+    // out[n,H,hd]: query row i of q[n,H,hd] (position pos0 + i) attends causally to the cache rows
+    // 0 .. pos0 + i of kc, vc [>= pos0 + n, Hkv, hd] (GQA as attention_fwd). With pos0 = 0 and the cache
+    // holding this sequence's k and v it is attention_fwd with B = 1, T = n (same arithmetic, no lse).
+    void (*attention_cached_fwd)(float *out, const float *q, const float *kc, const float *vc, int n, int pos0,
+                                 int H, int Hkv, int hd);
+
     // ---- gates: the masks' entry into the model ----
     // out[n,c] = inp[n,c] * z[c / group]     inp, out [N,C]; z [C/group]; group = 1 (per channel),
     // head_dim * heads_per_gate (per head or KV group), or C (one scalar for the whole row: layer gates)

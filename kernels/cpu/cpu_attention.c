@@ -20,6 +20,31 @@ static int group_size(int H, int Hkv) {
     return H / Hkv;
 }
 
+// One query row against keys 0 .. last: o[hd] = softmax(qr . k_j * scale) v; returns the row's log-sum-exp.
+// k_j, v_j are at k + j * kv_stride (floats); s [last + 1] is scratch.
+static float attend_row(float *o, const float *qr, const float *k, const float *v, size_t kv_stride, int last,
+                        int hd, float scale, float *s) {
+    float mx = -INFINITY;
+    for (int j = 0; j <= last; j++) {
+        s[j] = dot(qr, k + (size_t)j * kv_stride, hd) * scale;
+        if (s[j] > mx) mx = s[j];
+    }
+    double sum = 0.0;
+    for (int j = 0; j <= last; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    for (int i = 0; i < hd; i++) o[i] = 0.0f;
+    for (int j = 0; j <= last; j++) {
+        const float *vr = v + (size_t)j * kv_stride;
+        float p = s[j];
+        for (int i = 0; i < hd; i++) o[i] += p * vr[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < hd; i++) o[i] *= inv;
+    return (float)(mx + log(sum));
+}
+
 void cpu_attention_fwd(float *out, float *lse, const float *q, const float *k, const float *v, size_t B, int T,
                        int H, int Hkv, int hd) {
     int rep = group_size(H, Hkv);
@@ -34,29 +59,29 @@ void cpu_attention_fwd(float *out, float *lse, const float *q, const float *k, c
             size_t bh = r / (size_t)T;
             int h = (int)(bh % (size_t)H);
             size_t b = bh / (size_t)H;
-            int kvh = h / rep;
-            const float *qr = q + ((b * T + t) * H + h) * (size_t)hd; // [hd]
-            float *o = out + ((b * T + t) * H + h) * (size_t)hd;      // [hd]
-            float mx = -INFINITY;
-            for (int j = 0; j <= t; j++) {
-                const float *kr = k + ((b * T + j) * Hkv + kvh) * (size_t)hd;
-                s[j] = dot(qr, kr, hd) * scale;
-                if (s[j] > mx) mx = s[j];
-            }
-            double sum = 0.0;
-            for (int j = 0; j <= t; j++) {
-                s[j] = expf(s[j] - mx);
-                sum += s[j];
-            }
-            lse[r] = (float)(mx + log(sum));
-            for (int i = 0; i < hd; i++) o[i] = 0.0f;
-            for (int j = 0; j <= t; j++) {
-                const float *vr = v + ((b * T + j) * Hkv + kvh) * (size_t)hd;
-                float p = s[j];
-                for (int i = 0; i < hd; i++) o[i] += p * vr[i];
-            }
-            float inv = (float)(1.0 / sum);
-            for (int i = 0; i < hd; i++) o[i] *= inv;
+            size_t kv0 = (b * T * Hkv + (size_t)(h / rep)) * (size_t)hd; // row 0 of this sequence's kv head
+            size_t qo = ((b * T + t) * H + h) * (size_t)hd;
+            lse[r] = attend_row(out + qo, q + qo, k + kv0, v + kv0, (size_t)Hkv * hd, t, hd, scale, s);
+        }
+        free(s);
+    }
+}
+
+void cpu_attention_cached_fwd(float *out, const float *q, const float *kc, const float *vc, int n, int pos0, int H,
+                              int Hkv, int hd) {
+    int rep = group_size(H, Hkv);
+    if (n <= 0) return;
+    if (pos0 < 0) CPU_DIE("attention_cached: position %d is negative", pos0);
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t rows = (size_t)n * (size_t)H; // one per (i, h)
+#pragma omp parallel
+    {
+        float *s = cpu_scratch((size_t)(pos0 + n) * sizeof(float)); // [pos0 + n] scores
+#pragma omp for schedule(dynamic, 4)
+        for (size_t r = 0; r < rows; r++) {
+            int h = (int)(r % (size_t)H), i = (int)(r / (size_t)H);
+            size_t kv0 = (size_t)(h / rep) * hd, qo = r * (size_t)hd; // q, out rows are [n, H, hd]
+            attend_row(out + qo, q + qo, kc + kv0, vc + kv0, (size_t)Hkv * hd, pos0 + i, hd, scale, s);
         }
         free(s);
     }

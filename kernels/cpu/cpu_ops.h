@@ -55,6 +55,7 @@ void cpu_sgemm(int transA, int transB, size_t M, size_t Nc, size_t K, float alph
 // ---- cpu_pointwise.c: rotary embedding, gates, SwiGLU ----
 void cpu_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta);
 void cpu_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta);
+void cpu_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, float theta);
 void cpu_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group);
 void cpu_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
                   int group);
@@ -64,6 +65,8 @@ void cpu_swiglu_bwd(float *dg, float *du, const float *dout, const float *g, con
 // ---- cpu_attention.c: causal GQA attention without a T x T matrix ----
 void cpu_attention_fwd(float *out, float *lse, const float *q, const float *k, const float *v, size_t B, int T,
                        int H, int Hkv, int hd);
+void cpu_attention_cached_fwd(float *out, const float *q, const float *kc, const float *vc, int n, int pos0, int H,
+                              int Hkv, int hd);
 void cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                        const float *v, const float *out, const float *lse, size_t B, int T, int H, int Hkv, int hd);
 

@@ -1,5 +1,6 @@
-// Causal self-attention with grouped-query heads (ops.h attention_fwd / attention_bwd), fused flash-attention
-// style in fp32: no T x T matrix ever exists, only BQ x BK score tiles in shared memory.
+// Causal self-attention with grouped-query heads (ops.h attention_fwd / attention_bwd, and attention_cached_fwd,
+// generation's attention to a KV cache), fused flash-attention style in fp32: no T x T matrix ever exists, only
+// BQ x BK score tiles in shared memory.
 //
 // Tiling. Every kernel runs 128 threads seen as 16 row groups of 8 lanes (an aligned quarter of a warp). A
 // thread owns RM = rows/16 rows of each tile (rows ty, ty+16, ...) and, for an 8-lane group, the 8 lanes split
@@ -14,7 +15,12 @@
 //   attn_fwd      grid (B*H, Q tiles), heaviest (last) Q tiles first. Q tile in smem; loops over the K/V tiles up
 //                 to the diagonal, online softmax (running max m, running sum l, the output accumulator rescaled
 //                 by exp(m_old - m_new)) with the output rows in registers; writes out = acc / l and
-//                 lse = m + log(l) (natural log, as the CPU).
+//                 lse = m + log(l) (natural log, as the CPU). Its queries may start at a position pos0 > 0 of
+//                 their keys' sequence: attention_cached_fwd is this kernel with B = 1, the n new query rows at
+//                 positions pos0 .. pos0+n-1 and the cache's first pos0 + n rows as K and V (no lse). pos0 = 0 is
+//                 attention_fwd. A row's result does not depend on BQ (each row is reduced over the same BK-key
+//                 tiles in the same order), so the 16-row Q tile used when there are at most 16 queries (decode:
+//                 n = 1) gives the same bits as the large one and computes 4x (hd > 128: 2x) fewer rows.
 //   attn_rowdot   D[b,h,t] = dout . out per row, one warp per row, into a scratch buffer.
 //   attn_bwd_dkdv grid (B*Hkv, KV tiles). Holds its K and V tile in smem and its dK, dV rows in registers, and
 //                 loops over all H/Hkv query heads of its KV head and over the Q tiles at or below the diagonal:
@@ -28,12 +34,13 @@
 //
 // Memory: the forward needs nothing beyond its arguments; the backward one [B,H,T] fp32 scratch for D.
 // Shared memory per block (bytes), opted in above the 48 KB default where needed (sm_80 allows 163 KB):
-//   bucket   fwd BQxBK    fwd smem   dkdv BKVxBQ  dkdv smem   dq BQxBKV   dq smem
-//   32       64x64        45 056     64x32        46 336      64x32       36 864
-//   64       64x32        44 032     64x32        70 912      64x32       61 440
-//   128      64x32        76 800     32x32        77 056      32x32       72 192
-//   256      32x16        69 120     16x16        69 248      16x16       67 840
+//   bucket   fwd BQxBK    fwd smem   dkdv BKVxBQ  dkdv smem   dq BQxBKV   dq smem   fwd, <= 16 queries
+//   32       64x64        45 056     64x32        46 336      64x32       36 864    16x64  25 088
+//   64       64x32        44 032     64x32        70 912      64x32       61 440    16x32  24 064
+//   128      64x32        76 800     32x32        77 056      32x32       72 192    16x32  44 544
+//   256      32x16        69 120     16x16        69 248      16x16       67 840    16x16  51 200
 // Backward ADDS into dq, dk, dv; any of them may be NULL (that gradient is skipped), as on the CPU.
+#include <limits.h>
 #include <math.h>
 
 #include "cuda_common.cuh"
@@ -159,14 +166,17 @@ constexpr size_t fwd_smem() {
     return (size_t)(BQ * (HD + 4) + 2 * BK * (HD + 4) + BQ * (BK + 4)) * sizeof(float);
 }
 
+// q, out [B,T,H,hd]: the query rows, row t at position pos0 + t of its sequence; k, v [B,pos0+T,Hkv,hd]: that
+// sequence's keys and values from position 0 (with B = 1, as for the KV cache, k and v may have more rows: only
+// the first pos0 + T are read); lse [B,H,T] or NULL (not written). Query t sees keys 0 .. pos0 + t.
 template <int HD, int BQ, int BK>
 // At most 2 blocks per SM: the hd-128 tile's 77 KB of shared memory allows no more on sm_80 or sm_90, and the
 // 255 registers that leaves a thread hold its 64 output accumulators without the spills that ptxas's default
 // target of 3 blocks (168 registers) causes.
 __global__ void __launch_bounds__(NT, 2)
     attn_fwd_kernel(float *__restrict__ out, float *__restrict__ lse, const float *__restrict__ q,
-                    const float *__restrict__ k, const float *__restrict__ v, int T, int H, int Hkv, int hd,
-                    float sl2) {
+                    const float *__restrict__ k, const float *__restrict__ v, int T, int pos0, int H, int Hkv,
+                    int hd, float sl2) {
     constexpr int LD = HD + 4, LDP = BK + 4, RM = BQ / TR, CN = BK / TC, DN = HD / TC;
     static_assert(BQ % TR == 0 && BK % TC == 0 && BK % 4 == 0 && HD % (TC * 4) == 0, "tile shape");
     extern __shared__ __align__(16) float smem[];
@@ -178,6 +188,7 @@ __global__ void __launch_bounds__(NT, 2)
     const size_t b = blockIdx.x / (unsigned)H;
     const int h = (int)(blockIdx.x % (unsigned)H), kvh = h / (H / Hkv);
     const int q0 = (int)(gridDim.y - 1 - blockIdx.y) * BQ;
+    const int Tk = pos0 + T; // key rows per sequence
 
     load_tile<HD, BQ>(Qs, q, b, q0, T, H, h, hd);
     float o[RM][DN], m[RM], l[RM]; // l: this lane's share of the row sum, summed over the group at the end
@@ -189,12 +200,12 @@ __global__ void __launch_bounds__(NT, 2)
         for (int d = 0; d < DN; d++) o[i][d] = 0.0f;
     }
     // key 0 is in tile 0 and visible to every row, so m is finite from the first tile on
-    const int ntiles = (min(q0 + BQ, T) - 1) / BK + 1;
+    const int ntiles = (pos0 + min(q0 + BQ, T) - 1) / BK + 1;
     for (int kt = 0; kt < ntiles; kt++) {
         const int k0 = kt * BK;
         __syncthreads(); // the previous tile's readers are done (and Qs is complete on the first pass)
-        load_tile<HD, BK>(Ks, k, b, k0, T, Hkv, kvh, hd);
-        load_tile<HD, BK>(Vs, v, b, k0, T, Hkv, kvh, hd);
+        load_tile<HD, BK>(Ks, k, b, k0, Tk, Hkv, kvh, hd);
+        load_tile<HD, BK>(Vs, v, b, k0, Tk, Hkv, kvh, hd);
         __syncthreads();
         float s[RM][CN];
         tile_nt<HD, RM, CN>(s, Qs, Ks, ty, tx);
@@ -204,7 +215,7 @@ __global__ void __launch_bounds__(NT, 2)
             float mt = -INFINITY;
 #pragma unroll
             for (int j = 0; j < CN; j++) {
-                s[i][j] = (k0 + j * TC + tx <= t) ? s[i][j] * sl2 : -INFINITY;
+                s[i][j] = (k0 + j * TC + tx <= pos0 + t) ? s[i][j] * sl2 : -INFINITY;
                 mt = fmaxf(mt, s[i][j]);
             }
             const float mn = fmaxf(m[i], group_max(mt));
@@ -239,7 +250,7 @@ __global__ void __launch_bounds__(NT, 2)
                     if (d < hd) row[d] = o[i][kk * 4 + e] * inv;
                 }
             }
-            if (tx == 0) lse[(b * (size_t)H + (size_t)h) * (size_t)T + (size_t)t] = (m[i] + log2f(lt)) * LN2;
+            if (lse && tx == 0) lse[(b * (size_t)H + (size_t)h) * (size_t)T + (size_t)t] = (m[i] + log2f(lt)) * LN2;
         }
     }
 }
@@ -429,15 +440,34 @@ unsigned tiles(int T, int rows) {
     return (unsigned)n;
 }
 
+// out, q [B,T,H,hd]; k, v [B,pos0+T,Hkv,hd] (B = 1 where pos0 > 0); lse [B,H,T] or NULL
 template <int HD, int BQ, int BK>
-void launch_fwd(float *out, float *lse, const float *q, const float *k, const float *v, const Shape &s) {
+void launch_fwd(float *out, float *lse, const float *q, const float *k, const float *v, const Shape &s, int pos0) {
     static int opted = 0;
     const size_t bytes = fwd_smem<HD, BQ, BK>();
     smem_opt_in(attn_fwd_kernel<HD, BQ, BK>, bytes, &opted);
     const dim3 grid((unsigned)(s.B * (size_t)s.H), tiles(s.T, BQ));
     const float sl2 = LOG2E / sqrtf((float)s.hd);
-    attn_fwd_kernel<HD, BQ, BK><<<grid, NT, bytes, cuda_stream()>>>(out, lse, q, k, v, s.T, s.H, s.Hkv, s.hd, sl2);
+    attn_fwd_kernel<HD, BQ, BK><<<grid, NT, bytes, cuda_stream()>>>(out, lse, q, k, v, s.T, pos0, s.H, s.Hkv, s.hd,
+                                                                    sl2);
     CUDA_LAUNCH_CHECK();
+}
+
+// The forward's tile per head_dim bucket. BK is the same for both query tiles, so the small one (at most 16
+// queries: one row per row group) gives the same bits per row and wastes less work on padding rows.
+void dispatch_fwd(float *out, float *lse, const float *q, const float *k, const float *v, const Shape &s,
+                  int pos0) {
+    if (s.T <= 16) {
+        if (s.hd <= 32) launch_fwd<32, 16, 64>(out, lse, q, k, v, s, pos0);
+        else if (s.hd <= 64) launch_fwd<64, 16, 32>(out, lse, q, k, v, s, pos0);
+        else if (s.hd <= 128) launch_fwd<128, 16, 32>(out, lse, q, k, v, s, pos0);
+        else launch_fwd<256, 16, 16>(out, lse, q, k, v, s, pos0);
+    } else {
+        if (s.hd <= 32) launch_fwd<32, 64, 64>(out, lse, q, k, v, s, pos0);
+        else if (s.hd <= 64) launch_fwd<64, 64, 32>(out, lse, q, k, v, s, pos0);
+        else if (s.hd <= 128) launch_fwd<128, 64, 32>(out, lse, q, k, v, s, pos0);
+        else launch_fwd<256, 32, 16>(out, lse, q, k, v, s, pos0);
+    }
 }
 
 template <int HD, int BKV, int BQ>
@@ -484,10 +514,18 @@ void cuda_attention_fwd(float *out, float *lse, const float *q, const float *k, 
                         int H, int Hkv, int hd) {
     const Shape s = {B, T, H, Hkv, hd};
     if (!check_shape(s)) return;
-    if (hd <= 32) launch_fwd<32, 64, 64>(out, lse, q, k, v, s);
-    else if (hd <= 64) launch_fwd<64, 64, 32>(out, lse, q, k, v, s);
-    else if (hd <= 128) launch_fwd<128, 64, 32>(out, lse, q, k, v, s);
-    else launch_fwd<256, 32, 16>(out, lse, q, k, v, s);
+    dispatch_fwd(out, lse, q, k, v, s, 0);
+}
+
+// out, q [n,H,hd]; kc, vc [>= pos0 + n, Hkv, hd]: the forward kernel with B = 1, T = n, the queries at
+// positions pos0 .. pos0+n-1 and the cache's rows 0 .. pos0+n-1 as the keys and values; no lse
+void cuda_attention_cached_fwd(float *out, const float *q, const float *kc, const float *vc, int n, int pos0, int H,
+                               int Hkv, int hd) {
+    const Shape s = {1, n, H, Hkv, hd};
+    if (!check_shape(s)) return;
+    if (pos0 < 0) CUDA_DIE("attention_cached: position %d is negative", pos0);
+    if (n > INT_MAX - pos0) CUDA_DIE("attention_cached: positions %d + %d exceed 2^31 - 1", pos0, n);
+    dispatch_fwd(out, NULL, q, kc, vc, s, pos0);
 }
 
 void cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,

@@ -38,6 +38,7 @@ void cuda_embedding_fwd(float *out, const int32_t *tok, const float *wte, size_t
 void cuda_embedding_bwd(float *dwte, const float *dout, const int32_t *tok, size_t N, int d);
 void cuda_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta);
 void cuda_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta);
+void cuda_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, float theta);
 void cuda_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group);
 void cuda_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
                    int group);
@@ -59,6 +60,8 @@ void cuda_attention_fwd(float *out, float *lse, const float *q, const float *k, 
                         int H, int Hkv, int hd);
 void cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                         const float *v, const float *out, const float *lse, size_t B, int T, int H, int Hkv, int hd);
+void cuda_attention_cached_fwd(float *out, const float *q, const float *kc, const float *vc, int n, int pos0, int H,
+                               int Hkv, int hd);
 // cuda_matmul.cu
 void cuda_matmul_fwd(float *out, const float *inp, const float *w, size_t N, int C, int OC);
 void cuda_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w, size_t N, int C,

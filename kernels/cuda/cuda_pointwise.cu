@@ -170,14 +170,20 @@ extern "C" void cuda_embedding_bwd(float *dwte, const float *dout, const int32_t
 
 // The cos/sin table is built on the host with the CPU backend's code (float powf/cosf/sinf from libm, as Hugging
 // Face computes it), so both backends rotate by the same float angles. It is cached on the device: a table for
-// T rows serves every T' <= T with the same head_dim and theta.
-static float *g_rope_dev = NULL; // [2, T, hd/2]: cos then sin
+// positions 0 .. T-1 serves every use that reaches only positions below T with the same head_dim and theta. A
+// table that must grow for the same head_dim and theta grows to at least twice its rows, so generation, whose
+// last position moves up by one per token (rope_at_fwd), rebuilds it O(log positions) times, not per token.
+static float *g_rope_dev = NULL; // [2, T, hd/2]: cos then sin, row t = position t
 static size_t g_rope_cap = 0;    // floats allocated
 static int g_rope_T = 0, g_rope_hd = 0;
 static float g_rope_theta = 0.0f;
 
+// A table covering positions 0 .. T-1 (at least), current on the stream.
 static const float *rope_table(int T, int hd, float theta) {
     if (g_rope_dev && hd == g_rope_hd && theta == g_rope_theta && T <= g_rope_T) return g_rope_dev;
+    // growing for the same head_dim and theta: at least doubling (a row does not depend on how many there are)
+    if (g_rope_dev && hd == g_rope_hd && theta == g_rope_theta && g_rope_T <= INT_MAX / 2 && T < 2 * g_rope_T)
+        T = 2 * g_rope_T;
     const int half = hd / 2;
     const size_t per = (size_t)T * half; // floats of one of cos / sin
     float *host = (float *)malloc(2 * per * sizeof(float)); // [2, T, hd/2]
@@ -209,17 +215,19 @@ static const float *rope_table(int T, int hd, float theta) {
     return g_rope_dev;
 }
 
-// One thread per rotated pair (x[i], x[i + hd/2]) of one head; sign = -1 applies the transpose (backward).
-static __global__ void rope_kernel(float *x, const float *cosv, const float *sinv, size_t pairs, int T, int nh, int hd,
-                            float sign) {
-    // x [B,T,nh,hd]; cosv, sinv [T, hd/2] (rows of the cached table); pairs = B*T*nh*hd/2
+// One thread per rotated pair (x[i], x[i + hd/2]) of one head; row t of each sequence is at position pos0 + t;
+// sign = -1 applies the transpose (backward).
+static __global__ void rope_kernel(float *x, const float *cosv, const float *sinv, size_t pairs, int pos0, int T,
+                                   int nh, int hd, float sign) {
+    // x [B,T,nh,hd]; cosv, sinv [>= pos0 + T, hd/2] (rows of the cached table, row = position);
+    // pairs = B*T*nh*hd/2
     const int half = hd / 2;
     CUDA_GRID_STRIDE(idx, pairs) {
         const int i = (int)(idx % (size_t)half);
         const size_t head = idx / (size_t)half; // (b, t, h) flattened
-        const int t = (int)((head / (size_t)nh) % (size_t)T);
-        const float c = cosv[(size_t)t * half + i];
-        const float s = sign * sinv[(size_t)t * half + i];
+        const size_t p = (size_t)pos0 + (head / (size_t)nh) % (size_t)T; // position of row t
+        const float c = cosv[p * half + i];
+        const float s = sign * sinv[p * half + i];
         float *xh = x + head * (size_t)hd; // [hd]
         const float x1 = xh[i], x2 = xh[i + half];
         xh[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
@@ -227,23 +235,31 @@ static __global__ void rope_kernel(float *x, const float *cosv, const float *sin
     }
 }
 
-static void rope_apply(float *x, size_t B, int T, int nh, int hd, float theta, float sign) {
+// x [B,T,nh,hd] in place, row t of each sequence at position pos0 + t
+static void rope_apply(float *x, size_t B, int pos0, int T, int nh, int hd, float theta, float sign) {
     if (hd <= 0 || hd % 2 != 0) CUDA_DIE("rope needs an even, positive head_dim, got %d", hd);
+    if (pos0 < 0) CUDA_DIE("rope: position %d is negative", pos0);
     if (T <= 0 || nh <= 0 || B == 0) return;
-    const float *table = rope_table(T, hd, theta);
+    if (T > INT_MAX - pos0) CUDA_DIE("rope: positions %d + %d exceed the 2^31 - 1 the table can index", pos0, T);
+    const float *table = rope_table(pos0 + T, hd, theta);
     const float *cosv = table, *sinv = table + (size_t)g_rope_T * (hd / 2);
     size_t pairs = B * (size_t)T * (size_t)nh * (size_t)(hd / 2);
-    rope_kernel<<<cuda_blocks(pairs, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(x, cosv, sinv, pairs, T, nh, hd,
-                                                                                   sign);
+    rope_kernel<<<cuda_blocks(pairs, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(x, cosv, sinv, pairs, pos0, T, nh,
+                                                                                   hd, sign);
     CUDA_LAUNCH_CHECK();
 }
 
 extern "C" void cuda_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta) {
-    rope_apply(x, B, T, nh, hd, theta, 1.0f);
+    rope_apply(x, B, 0, T, nh, hd, theta, 1.0f);
 }
 
 extern "C" void cuda_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta) {
-    rope_apply(dx, B, T, nh, hd, theta, -1.0f);
+    rope_apply(dx, B, 0, T, nh, hd, theta, -1.0f);
+}
+
+// x [n,nh,hd] in place, row i at position pos0 + i (generation with a KV cache)
+extern "C" void cuda_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, float theta) {
+    rope_apply(x, 1, pos0, n, nh, hd, theta, 1.0f);
 }
 
 // ---- gates ----
