@@ -12,15 +12,6 @@
 #include "shear/tokenizer.h"
 
 // cJSON keeps strings NUL-terminated, so a "\u0000" escape would silently cut the text short.
-static int has_nul_escape(const char *s, size_t n) {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] != '\\') continue;
-        if (s[i + 1] == 'u' && i + 6 <= n && memcmp(s + i + 2, "0000", 4) == 0) return 1;
-        i++;  // skip the escaped character, so "\\u0000" (a backslash, then text) is not taken for one
-    }
-    return 0;
-}
-
 // A bad input line: a warning now, and (first != NULL) kept for the closing error.
 static void report_line(size_t lineno, const char *why, char *first, size_t len) {
     shear_warn("line %zu: %s", lineno, why);
@@ -151,7 +142,7 @@ int cmd_tokenize(int argc, char **argv) {
         else if (!cJSON_IsObject(j)) why = "not a JSON object, expected {\"text\": \"...\"}";
         else if (!cJSON_IsString(text = cJSON_GetObjectItemCaseSensitive(j, "text")))
             why = text ? "\"text\" is not a string" : "no \"text\" key, expected {\"text\": \"...\"}";
-        else if (has_nul_escape(line, n)) why = "contains a \\u0000 escape; text with U+0000 is not supported";
+        else if (shear_json_has_nul_escape(line, n)) why = "contains a \\u0000 escape; text with U+0000 is not supported";
         else {
             // like shear prep: a text that is not UTF-8 is refused, not tokenized as bytes
             size_t tl = strlen(text->valuestring), ok = utf8_valid_prefix(text->valuestring, tl);

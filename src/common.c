@@ -275,3 +275,12 @@ void shear_usage_error(const char *fmt, ...) {
     }
     shear_quiet_exit(SHEAR_EXIT_USAGE);
 }
+
+int shear_json_has_nul_escape(const char *s, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] == 'u' && i + 6 <= n && memcmp(s + i + 2, "0000", 4) == 0) return 1;
+        i++;  // skip the escaped character, so "\\u0000" (a backslash, then text) is not taken for one
+    }
+    return 0;
+}

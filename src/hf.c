@@ -278,26 +278,29 @@ static void remove_stale(const char *dir) {
     closedir(d);
 }
 
+int hf_recorded_tokenizer(const char *model_path, ModelFileReader *r, char *path, size_t len) {
+    char name[PATH_LEN], hash[32], want[64] = "";
+    if (modelfile_read_attr_string(r, "tokenizer", name, sizeof name)) return -1;
+    tokenizer_path_for(model_path, path, len);
+    if (!shear_file_exists(path))
+        SHEAR_DIE("'%s' was imported with tokenizer '%s', but '%s' is missing (give one with --tokenizer FILE)",
+                  model_path, name, path);
+    modelfile_read_attr_string(r, "tokenizer_hash", want, sizeof want);
+    file_hash(path, hash);
+    if (strcmp(hash, want) != 0)
+        SHEAR_DIE("'%s' has hash %s, but '%s' recorded %s at import: not the model's tokenizer (give one with "
+                  "--tokenizer FILE)", path, hash, model_path, want);
+    return 0;
+}
+
 static void export_tokenizer(const char *model_path, ModelFileReader *r, const HfExportOptions *o, const char *dir) {
-    char src[PATH_LEN], dst[PATH_LEN], hash[32], want[64] = "";
+    char src[PATH_LEN], dst[PATH_LEN], hash[32];
     if (o->tokenizer) {
         snprintf(src, sizeof src, "%s", o->tokenizer);
         if (!shear_file_exists(src)) SHEAR_DIE("--tokenizer '%s' does not exist", src);
-    } else {
-        char name[PATH_LEN];
-        if (modelfile_read_attr_string(r, "tokenizer", name, sizeof name)) {
-            shear_log("export: '%s' records no tokenizer; none exported (use --tokenizer FILE)\n", model_path);
-            return;
-        }
-        tokenizer_path_for(model_path, src, sizeof src);
-        if (!shear_file_exists(src))
-            SHEAR_DIE("'%s' was imported with tokenizer '%s', but '%s' is missing (give one with --tokenizer FILE)",
-                      model_path, name, src);
-        modelfile_read_attr_string(r, "tokenizer_hash", want, sizeof want);
-        file_hash(src, hash);
-        if (strcmp(hash, want) != 0)
-            SHEAR_DIE("'%s' has hash %s, but '%s' recorded %s at import: not the model's tokenizer (give one with "
-                      "--tokenizer FILE)", src, hash, model_path, want);
+    } else if (hf_recorded_tokenizer(model_path, r, src, sizeof src)) {
+        shear_log("export: '%s' records no tokenizer; none exported (use --tokenizer FILE)\n", model_path);
+        return;
     }
     snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
     copy_file(src, dst, hash);

@@ -24,6 +24,7 @@ static const Command COMMANDS[] = {
     {"eval", cmd_eval, "loss / perplexity of a model: per domain on a deck's token store, or on a text file", 1},
     {"info", cmd_info, "what a checkpoint, model file or token store holds; verifies its checksums (and a store's token ids)", 0},
     {"finalize", cmd_finalize, "prune output (source model + /masks) -> dense model of the target shape", 0},
+    {"generate", cmd_generate, "text from a model file: a prompt continued with a KV cache (greedy or sampled)", 0},
 };
 
 static void usage(FILE *f) {

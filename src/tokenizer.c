@@ -108,3 +108,15 @@ char *tokenizer_decode(const Tokenizer *t, const int32_t *ids, size_t n, size_t 
     if (len) *len = o - skip;
     return s;
 }
+
+char *tokenizer_decode_utf8(const Tokenizer *t, const int32_t *ids, size_t n, size_t *len) {
+    size_t raw_len;
+    char *raw = tokenizer_decode(t, ids, n, &raw_len);
+    if (t->kind == TOKENIZER_BYTELEVEL) { // already lossy
+        if (len) *len = raw_len;
+        return raw;
+    }
+    char *text = utf8_lossy(raw, raw_len, len);
+    free(raw);
+    return text;
+}

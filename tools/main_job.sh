@@ -3,7 +3,8 @@
 # corpus from Debian packages, the LLaMA-2 tokenizer, the token store, pre-training a tiny source model (the
 # stand-in for a pretrained LLaMA), pruning it to a smaller shape with dynamic batch loading, finalizing,
 # continued pre-training with dynamic batch loading, a same-shape model trained from scratch on the same token
-# budget, per-domain evaluation of all of them, a summary table and plots. Decks: inputs/tiny/.
+# budget, per-domain evaluation of all of them, a summary table and plots, and a few generations of the sheared
+# and the scratch model. Decks: inputs/tiny/.
 # Every stage is skipped when its output exists (delete runs/tiny to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,12 @@ bash inputs/corpus/build_corpus.sh small corpus/small
 stage "token store (LLaMA-2 tokenizer, $RANKS ranks)"
 "${MPIRUN[@]}" build/shear prep inputs/tiny/prep.yaml
 bash tools/pipeline.sh inputs/tiny data/tiny/tokens.h5 runs/tiny
+stage "what the models write: shear generate on inputs/tiny/prompts.jsonl (sampled: temperature 0.8, top-k 40, seed 1)"
+for m in sheared:continue scratch:scratch; do
+  name=${m%%:*}
+  echo "-- $name (runs/tiny/${m#*:}/model.h5) --"
+  build/shear generate --model "runs/tiny/${m#*:}/model.h5" --tokenizer inputs/tokenizer/tokenizer.json --max-new 40 \
+    --temperature 0.8 --top-k 40 --seed 1 < inputs/tiny/prompts.jsonl | tee "runs/tiny/generations_$name.txt.tmp"
+  mv "runs/tiny/generations_$name.txt.tmp" "runs/tiny/generations_$name.txt"
+done
 echo "main job done in $((SECONDS - T0)) s"

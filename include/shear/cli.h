@@ -33,5 +33,6 @@ int cmd_export(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_finalize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

@@ -70,6 +70,8 @@ void shear_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int shear_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 // Writes s as a JSON string literal (quotes, backslashes and control characters escaped).
 void shear_json_string(FILE *f, const char *s);
+// 1 when the JSON text s[n] holds a \u0000 escape (cJSON would cut the string there).
+int shear_json_has_nul_escape(const char *s, size_t n);
 
 // Wall clock in seconds (monotonic).
 double shear_now(void);

@@ -19,6 +19,7 @@ enum {
     RNG_STREAM_SHUFFLE = 3,  // sampler: per-domain epoch permutations
     RNG_STREAM_MASK = 4,     // hard-concrete u per (step, micro-batch, gate)
     RNG_STREAM_LOGALPHA = 5, // log-alpha initialisation
+    RNG_STREAM_GENERATE = 6, // shear generate: counter = (prompt index << 32) + new-token index
 };
 
 typedef struct { uint32_t v[4]; } rng_block;

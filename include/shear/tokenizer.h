@@ -36,6 +36,10 @@ size_t tokenizer_encode(const Tokenizer *t, const char *text, size_t len, int bo
 // text; Qwen gives NFC(s)); bytes that are not UTF-8 (a cut sequence) decode to U+FFFD, as Hugging Face's.
 // Returns a malloc'd NUL-terminated string; *len gets its length.
 char *tokenizer_decode(const Tokenizer *t, const int32_t *ids, size_t n, size_t *len);
+// tokenizer_decode, then bytes that do not form UTF-8 as U+FFFD for both kinds (LLaMA-2's byte tokens of a cut or
+// invalid sequence too, which tokenizer_decode gives back raw so that decode(encode(x)) == x for any bytes): text
+// that is always valid UTF-8, for output (shear generate).
+char *tokenizer_decode_utf8(const Tokenizer *t, const int32_t *ids, size_t n, size_t *len);
 
 // LLaMA-2's ids
 #define TOKEN_BOS 1

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# shear generate against the PyTorch reference (validation/ref_generate.py) on a random GQA model (head_dim 16 !=
+# dim / heads) and the small byte-fallback BPE of the data tests (291 pieces):
+#   greedy, with the KV cache and with --no-cache, equals the reference's greedy continuation token for token,
+#   both the reference without a cache (float64, the whole sequence every step) and with its own cache (float32),
+#   on 5 prompts, one longer than a prefill chunk (512 tokens); --threads 1 and 2 agree;
+#   the plain output is the prompt and then the JSON's completion; stdin, --prompt and --prompt-file agree;
+#   sampling: the same seed gives the same ids, another seed other ids, --top-k 1 the greedy ids;
+#   EOS ends a completion where the reference's does (a model whose EOS row copies another token's);
+#   the length limit: --max-len, and train.seq_len of a deck stored in the model file.
+# usage: check.sh SHEAR WORKDIR SRC_DIR
+set -uo pipefail
+shear="$1" work="$2" src="$3"
+py="${SHEAR_PYTHON:-/usr/bin/python3}"
+ref="$src/validation/ref_generate.py"
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+pass=0 fails=0
+check() { if [[ $2 == 0 ]]; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fails=$((fails + 1)); fi; }
+run() { "$shear" generate --model "${M:-m.h5}" --tokenizer tok.json "$@"; }
+
+"$py" "$src/tests/badinput/data_tool.py" tokenizer tok.json || exit 1
+"$py" "$ref" make m.h5 --vocab 291 --seed 3 || exit 1
+"$py" - <<'PY' || exit 1
+import json
+long = " ".join(f"the {w} sat on the mat and the dog ran" for w in ["cat", "fox", "owl", "bee"] * 12)
+prompts = ["the cat sat on", "a", "dog and fox and owl ran far", "caf\u00e9 \u65e5\u672c \U0001F600 x", long]
+with open("prompts.jsonl", "w") as f:
+    for p in prompts:
+        f.write(json.dumps({"prompt": p}) + "\n")
+PY
+N=40
+run --greedy --json --max-new $N < prompts.jsonl > cached.jsonl 2> cached.err
+check "greedy with the KV cache runs" $?
+run --greedy --json --max-new $N --no-cache < prompts.jsonl > nocache.jsonl 2> nocache.err
+check "greedy with --no-cache runs" $?
+run --greedy --json --max-new $N --threads 1 < prompts.jsonl > t1.jsonl 2>/dev/null
+"$py" -c "
+import json, sys
+r = [json.loads(l) for l in open('cached.jsonl')]
+n = [len(x['prompt_ids']) for x in r]
+assert max(n) > 512, n  # the long prompt spans two prefill chunks
+open('ids.jsonl', 'w').writelines(json.dumps(x['prompt_ids']) + '\n' for x in r)
+open('shear_ids.jsonl', 'w').writelines(json.dumps(x['ids']) + '\n' for x in r)
+print('prompt tokens', n, 'new', [len(x['ids']) for x in r], 'stops', [x['stop'] for x in r])
+"
+check "5 prompts, one longer than a prefill chunk" $?
+ids() { "$py" -c "import json,sys; [print(json.dumps(json.loads(l)['ids'])) for l in open(sys.argv[1])]" "$1"; }
+cmp -s <(ids cached.jsonl) <(ids nocache.jsonl)
+check "the KV cache changes nothing (ids with and without it)" $?
+cmp -s <(ids cached.jsonl) <(ids t1.jsonl)
+check "--threads 1 and 2 give the same ids" $?
+"$py" "$ref" greedy m.h5 ids.jsonl $N 2 > ref64.jsonl && "$py" "$ref" greedy m.h5 ids.jsonl $N 2 --cache --dtype float32 > ref32c.jsonl
+check "the reference runs" $?
+cmp -s shear_ids.jsonl ref64.jsonl
+check "greedy ids equal the reference without a cache (float64)" $?
+[[ $fails == 0 ]] || { echo "shear:"; cat shear_ids.jsonl; echo "reference:"; cat ref64.jsonl; }
+cmp -s shear_ids.jsonl ref32c.jsonl
+check "greedy ids equal the reference with its KV cache (float32)" $?
+
+# plain output: the prompt as decoded, then the completion, streamed; --prompt, --prompt-file, stdin agree
+run --greedy --max-new $N --prompt "dog and fox and owl ran far" > plain.out 2> plain.err
+printf 'dog and fox and owl ran far\n' > prompt.txt
+run --greedy --max-new $N --prompt-file prompt.txt > file.out 2>/dev/null
+"$py" -c "
+import json, sys
+r = [json.loads(l) for l in open('cached.jsonl')][2]
+want = (r['prompt'] + r['completion'] + '\n').encode()
+got = open('plain.out', 'rb').read()
+sys.exit(0 if got == want else f'plain {got!r} != json {want!r}')
+"
+check "the plain output is the prompt and the JSON's completion" $?
+cmp -s plain.out file.out
+check "--prompt-file gives what --prompt gives" $?
+"$py" -c "
+import json, re, sys
+r = [json.loads(l) for l in open('cached.jsonl')][2]
+want = rf\"shear generate: prompt 1: {r['prompt_tokens']} prompt tokens \\(prefill [0-9.]+ s\\), {r['new_tokens']} new, \" \\
+       rf\"[0-9.]+ tokens/s, stop: {r['stop']}\"
+sys.exit(0 if re.search(want, open('plain.err').read()) else 'no line /' + want + '/ in plain.err')
+"
+check "a statistics line on stderr: $(grep 'prompt 1:' plain.err | cut -c1-120)" $?
+
+# sampling: a function of (seed, prompt, step)
+run --json --max-new $N --seed 5 < prompts.jsonl > s5a.jsonl 2>/dev/null
+run --json --max-new $N --seed 5 --no-cache < prompts.jsonl > s5b.jsonl 2>/dev/null
+run --json --max-new $N --seed 6 < prompts.jsonl > s6.jsonl 2>/dev/null
+run --json --max-new $N --seed 9 --top-k 1 --temperature 3 < prompts.jsonl > k1.jsonl 2>/dev/null
+cmp -s <(ids s5a.jsonl) <(ids s5b.jsonl)
+check "sampling: the same seed gives the same ids (with and without the cache)" $?
+! cmp -s <(ids s5a.jsonl) <(ids s6.jsonl)
+check "sampling: another seed gives other ids" $?
+! cmp -s <(ids s5a.jsonl) <(ids cached.jsonl)
+check "sampling differs from greedy" $?
+cmp -s <(ids k1.jsonl) <(ids cached.jsonl)
+check "sampling with --top-k 1 is greedy" $?
+
+# EOS: lm_head row 2 := 1.01 x the row of the 5th greedy token of prompt 1, so EOS wins where it would
+tok5=$("$py" -c "import json; print(json.loads(open('shear_ids.jsonl').readline())[4])")
+"$py" "$ref" make eos.h5 --vocab 291 --seed 3 --eos-like "$tok5"
+head -1 prompts.jsonl > p1.jsonl
+M=eos.h5 run --greedy --json --max-new $N < p1.jsonl > eos.jsonl 2>/dev/null
+head -1 ids.jsonl > ids1.jsonl
+"$py" "$ref" greedy eos.h5 ids1.jsonl $N 2 > eos_ref.jsonl
+"$py" -c "
+import json, sys
+r = json.loads(open('eos.jsonl').read()); want = json.loads(open('eos_ref.jsonl').read())
+ok = r['stop'] == 'eos' and r['ids'] == want and len(want) <= 4 and 2 not in r['ids']
+sys.exit(0 if ok else f'stop {r[\"stop\"]} ids {r[\"ids\"]} reference {want}')
+"
+check "EOS ends the completion where the reference's ends (not printed)" $?
+
+# the length limit: --max-len, then train.seq_len of a stored deck
+run --greedy --json --max-new $N --max-len 20 --prompt "the cat sat on" > len.jsonl 2>/dev/null
+"$py" -c "
+import json, sys
+r = json.loads(open('len.jsonl').read())
+sys.exit(0 if r['stop'] == 'length' and r['prompt_tokens'] + r['new_tokens'] == 20 else str(r))
+"
+check "--max-len 20 stops the sequence at 20 tokens (stop: length)" $?
+cp m.h5 deck.h5
+"$py" -c "
+import h5py, numpy as np
+with h5py.File('deck.h5', 'a') as f:
+    f.create_dataset('deck', data=np.frombuffer(b'train:\n  seq_len: 24\n', dtype=np.uint8))
+"
+M=deck.h5 run --greedy --json --max-new $N --prompt "the cat sat on" > dlen.jsonl 2>/dev/null
+"$py" -c "
+import json, sys
+r = json.loads(open('dlen.jsonl').read())
+sys.exit(0 if r['stop'] == 'length' and r['prompt_tokens'] + r['new_tokens'] == 24 else str(r))
+"
+check "a stored deck's train.seq_len (24) is the limit" $?
+
+echo "$pass passed, $fails failed"
+[[ $fails == 0 ]]
