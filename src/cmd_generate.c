@@ -124,7 +124,20 @@ typedef struct {
     uint64_t seed;
     int max_new, limit, no_cache, json;
     const char *limit_what;
+    int32_t stop_ids[16]; // the tokenizer's end-of-text id and the eos ids `shear import` recorded
+    int n_stop;
 } Session;
+
+static int is_stop(const Session *s, int32_t id) {
+    for (int i = 0; i < s->n_stop; i++)
+        if (s->stop_ids[i] == id) return 1;
+    return 0;
+}
+
+static void stop_add(Session *s, int32_t id) {
+    if (id >= 0 && !is_stop(s, id) && s->n_stop < (int)(sizeof s->stop_ids / sizeof s->stop_ids[0]))
+        s->stop_ids[s->n_stop++] = id;
+}
 
 // One prompt: prints the completion (streamed) or its JSON object.
 static void generate_one(Session *s, const char *prompt, size_t index) {
@@ -150,7 +163,6 @@ static void generate_one(Session *s, const char *prompt, size_t index) {
     }
     float *logits = shear_malloc((size_t)V * sizeof(float)); // [V]
     int32_t *work = shear_malloc((size_t)V * sizeof(int32_t)); // [V] sampler scratch
-    int32_t eos = tokenizer_eos_id(s->tok);
 
     size_t plen, flen;
     char *ptext = tokenizer_decode_utf8(s->tok, ids, n_prompt, &plen); // the prompt as decoded: printed first
@@ -167,7 +179,7 @@ static void generate_one(Session *s, const char *prompt, size_t index) {
     while (n < goal) {
         double u = rng_uniform(s->seed, RNG_STREAM_GENERATE, ((uint64_t)index << 32) + (n - n_prompt));
         int32_t next = sample_token(logits, V_draw, &s->sp, u, work, NULL);
-        if (next == eos) { stop = "eos"; break; }
+        if (is_stop(s, next)) { stop = "eos"; break; }
         ids[n++] = next;
         if (!s->json) { // the new stable bytes of the whole decoded sequence
             char *full = tokenizer_decode_utf8(s->tok, ids, n, &flen);
@@ -317,11 +329,21 @@ int cmd_generate(int argc, char **argv) {
         SHEAR_DIE("'%s' records no tokenizer (it was not made by `shear import`): give the model's tokenizer.json "
                   "with --tokenizer FILE", model_path);
     s.limit = length_limit(model_path, r, o, limit_what, sizeof limit_what);
+    char eos_ids[256];
+    if (modelfile_read_attr_string(r, "eos_token_ids", eos_ids, sizeof eos_ids) == 0)
+        for (char *p = eos_ids, *end; *p; p = *end ? end + 1 : end) {
+            long id = strtol(p, &end, 10);
+            if (end == p || (*end && *end != ',') || id < 0 || id >= cfg.vocab)
+                SHEAR_DIE("'%s': attribute eos_token_ids is '%s'; expected ids below the vocabulary size %d, comma "
+                          "separated", model_path, eos_ids, cfg.vocab);
+            stop_add(&s, (int32_t)id);
+        }
     s.limit_what = limit_what;
     modelfile_close(r);
     char err[1024];
     s.tok = tokenizer_load(tok_path, err, sizeof err);
     if (!s.tok) SHEAR_DIE("%s", err);
+    stop_add(&s, tokenizer_eos_id(s.tok));
     int tv = tokenizer_vocab_size(s.tok);
     if (tv > cfg.vocab)
         SHEAR_DIE("tokenizer '%s' has %d tokens but the model '%s' has vocab %d: the tokenizer does not belong to the "

@@ -2,6 +2,7 @@
 // streamed one tensor at a time (safetensors memory-mapped, one tensor's floats in memory).
 #include "shear/hf.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -217,8 +218,22 @@ void hf_import(const char *dir, const char *out_path) {
     open_checkpoint(&ck, dir);
     place_tensors(&ck, &tab, c);
 
+    // generation_config.json, when there is one, says how the model generates (what transformers' generate()
+    // reads): its bos/eos ids win over config.json's (Llama 3.x Instruct lists three eos ids there)
+    char gen_path[PATH_LEN];
+    snprintf(gen_path, sizeof gen_path, "%s/generation_config.json", dir);
+    if (shear_file_exists(gen_path)) {
+        char *gen_text = shear_read_file(gen_path, NULL);
+        cJSON *g = cJSON_Parse(gen_text);
+        if (!g || !cJSON_IsObject(g)) SHEAR_DIE("'%s' is not a JSON object (corrupt generation_config.json?)", gen_path);
+        hf_special_ids(gen_path, g, &hc.bos_token_id, hc.eos_token_ids, sizeof hc.eos_token_ids);
+        cJSON_Delete(g);
+        free(gen_text);
+    }
     ModelFileWriter *w = modelfile_begin(out_path, c, NULL);
     if (hc.max_position_embeddings > 0) modelfile_write_attr_int(w, "max_position_embeddings", hc.max_position_embeddings);
+    if (hc.bos_token_id >= 0) modelfile_write_attr_int(w, "bos_token_id", hc.bos_token_id);
+    if (hc.eos_token_ids[0]) modelfile_write_attr_string(w, "eos_token_ids", hc.eos_token_ids);
     float *buf = shear_malloc(max_numel(&tab) * sizeof(float)); // [numel] one tensor
     size_t bytes_in = 0;
     for (int i = 0; i < tab.n; i++) {
@@ -383,14 +398,21 @@ void hf_export(const char *model_path, const char *dir, const HfExportOptions *o
     free(idx);
     free(buf);
 
-    int64_t max_pos = 0;
+    int64_t max_pos = 0, bos = 1; // LLaMA-2's ids for a model that records none
+    char eos[256] = "2";
     if (modelfile_read_attr_int(r, "max_position_embeddings", &max_pos)) max_pos = 0;
-    char *cfg = hf_config_json(&c, torch_dtype_name(spec[0].dtype), (int)max_pos);
+    if (modelfile_read_attr_int(r, "bos_token_id", &bos)) bos = 1;
+    if (modelfile_read_attr_string(r, "eos_token_ids", eos, sizeof eos)) snprintf(eos, sizeof eos, "2");
+    char *cfg = hf_config_json(&c, torch_dtype_name(spec[0].dtype), (int)max_pos, (int)bos, eos);
     snprintf(path, sizeof path, "%s/config.json", dir);
     write_text(path, cfg);
     free(cfg);
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    write_text(path, "{\n  \"_from_model_config\": true,\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2\n}\n");
+    char *eos_json = hf_eos_json(eos), gen[512];
+    snprintf(gen, sizeof gen, "{\n  \"_from_model_config\": true,\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %s\n}\n",
+             (int)bos, eos_json);
+    free(eos_json);
+    write_text(path, gen);
     export_tokenizer(model_path, r, o, dir);
     if (made) shear_tmp_dir_done();
     shear_log("export: %s -> %s: %d tensors, %.1f MB of %s in %d shard%s (%.1f s)\n", model_path, dir, tab.n,

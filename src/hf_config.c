@@ -48,8 +48,45 @@ static void refuse_true(const char *path, const cJSON *root, const char *name, c
     if (v && !cJSON_IsFalse(v)) SHEAR_DIE("'%s': key '%s' is %s: %s", path, name, cJSON_IsTrue(v) ? "true" : "set", why);
 }
 
+// One token id: a JSON integer in [0, 2^31).
+static int token_id(const char *path, const char *name, const cJSON *v) {
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!(d >= 0 && d < 2147483648.0 && d == floor(d)))
+        SHEAR_DIE("'%s': key '%s' must be a token id (an integer >= 0)%s", path, name,
+                  cJSON_IsArray(v) ? ", not a nested list" : "");
+    return (int)d;
+}
+
+void hf_special_ids(const char *path, const void *cjson_root, int *bos, char *eos, size_t len) {
+    const cJSON *root = cjson_root;
+    const cJSON *b = key(root, "bos_token_id"), *e = key(root, "eos_token_id");
+    if (b) *bos = token_id(path, "bos_token_id", b);
+    if (!e) return;
+    size_t o = 0;
+    eos[0] = 0;
+    if (cJSON_IsArray(e)) {
+        const cJSON *x;
+        cJSON_ArrayForEach(x, e) {
+            int n = snprintf(eos + o, len - o, "%s%d", o ? "," : "", token_id(path, "eos_token_id", x));
+            if (n < 0 || (size_t)n >= len - o) SHEAR_DIE("'%s': key 'eos_token_id' lists too many ids", path);
+            o += (size_t)n;
+        }
+    } else {
+        snprintf(eos, len, "%d", token_id(path, "eos_token_id", e));
+    }
+}
+
+char *hf_eos_json(const char *eos_token_ids) {
+    size_t n = strlen(eos_token_ids);
+    char *s = shear_malloc(n + 3);
+    if (strchr(eos_token_ids, ',')) snprintf(s, n + 3, "[%s]", eos_token_ids);
+    else snprintf(s, n + 3, "%s", eos_token_ids);
+    return s;
+}
+
 void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
     memset(hc, 0, sizeof *hc);
+    hc->bos_token_id = -1;
     cJSON *root = cJSON_Parse(text);
     if (!root || !cJSON_IsObject(root)) SHEAR_DIE("'%s' is not a JSON object (corrupt config.json?)", path);
     const cJSON *arch = key(root, "architectures");
@@ -100,6 +137,7 @@ void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
     c->norm_eps = (float)get_pos(path, root, "rms_norm_eps", HF_DEFAULT_RMS_EPS);
     c->rope_theta = (float)get_pos(path, root, "rope_theta", HF_DEFAULT_ROPE_THETA);
     hc->max_position_embeddings = get_int(path, root, "max_position_embeddings", 0, 0);
+    hf_special_ids(path, root, &hc->bos_token_id, hc->eos_token_ids, sizeof hc->eos_token_ids);
     char err[256];
     if (model_config_check(c, err, sizeof err)) SHEAR_DIE("'%s': not a shape Shear supports: %s", path, err);
     cJSON_Delete(root);
@@ -118,11 +156,13 @@ static void fmt_float(char *buf, size_t len, float v) {
     if (!strpbrk(buf, ".e")) strncat(buf, ".0", len - strlen(buf) - 1); // a float in JSON, as HF writes it
 }
 
-char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_position_embeddings) {
+char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_position_embeddings, int bos_token_id,
+                     const char *eos_token_ids) {
     char eps[32], theta[32];
+    char *eos = hf_eos_json(eos_token_ids);
     fmt_float(eps, sizeof eps, c->norm_eps);
     fmt_float(theta, sizeof theta, c->rope_theta);
-    size_t cap = 2048;
+    size_t cap = 2048 + strlen(eos);
     char *s = shear_malloc(cap);
     int n = snprintf(s, cap,
         "{\n"
@@ -143,15 +183,16 @@ char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_posi
         "  \"attention_bias\": false,\n"
         "  \"mlp_bias\": false,\n"
         "  \"tie_word_embeddings\": false,\n"
-        "  \"bos_token_id\": 1,\n"
-        "  \"eos_token_id\": 2,\n"
+        "  \"bos_token_id\": %d,\n"
+        "  \"eos_token_id\": %s,\n"
         "  \"pretraining_tp\": 1,\n"
         "  \"use_cache\": true,\n"
         "  \"torch_dtype\": \"%s\"\n"
         "}\n",
         c->dim, c->intermediate, c->n_heads, c->n_kv_heads, c->head_dim, c->n_layers, c->vocab, eps, theta,
-        max_position_embeddings > 0 ? max_position_embeddings : 4096, torch_dtype);
+        max_position_embeddings > 0 ? max_position_embeddings : 4096, bos_token_id, eos, torch_dtype);
     SHEAR_CHECK(n > 0 && (size_t)n < cap, "config.json text does not fit");
+    free(eos);
     return s;
 }
 

@@ -7,7 +7,8 @@
 #   the plain output is the prompt and then the JSON's completion; stdin, --prompt and --prompt-file agree;
 #   sampling: the same seed gives the same ids, another seed other ids, --top-k 1 the greedy ids;
 #   EOS ends a completion where the reference's does (a model whose EOS row copies another token's);
-#   the length limit: --max-len, and train.seq_len of a deck stored in the model file.
+#   the length limit: --max-len, and train.seq_len of a deck stored in the model file;
+#   an imported Hugging Face folder: its recorded tokenizer, its generation_config.json eos ids (import, export).
 # usage: check.sh SHEAR WORKDIR SRC_DIR
 set -uo pipefail
 shear="$1" work="$2" src="$3"
@@ -130,6 +131,27 @@ r = json.loads(open('dlen.jsonl').read())
 sys.exit(0 if r['stop'] == 'length' and r['prompt_tokens'] + r['new_tokens'] == 24 else str(r))
 "
 check "a stored deck's train.seq_len (24) is the limit" $?
+
+# a Hugging Face folder: the tokenizer `shear import` recorded is the default, and the eos ids of its
+# generation_config.json (here 2 and the 4th greedy token X) end a completion and survive export
+"$py" "$src/tests/hf/make_hf.py" hfw --seed 4 >/dev/null && "$shear" import --from hfw/hf --out hf1.h5 >/dev/null
+"$shear" generate --model hf1.h5 --greedy --json --max-new 12 --prompt "the cat sat on" > hf1.jsonl 2>/dev/null
+check "generate uses the tokenizer recorded at import" $?
+X=$("$py" -c "import json; print(json.load(open('hf1.jsonl'))['ids'][3])")
+printf '{"bos_token_id": 1, "eos_token_id": [2, %s]}\n' "$X" > hfw/hf/generation_config.json
+"$shear" import --from hfw/hf --out hf2.h5 >/dev/null
+"$shear" generate --model hf2.h5 --greedy --json --max-new 12 --prompt "the cat sat on" > hf2.jsonl 2>/dev/null
+"$shear" export --model hf2.h5 --out hf_out >/dev/null
+"$py" -c "
+import json, sys
+a, b = json.load(open('hf1.jsonl'))['ids'], json.load(open('hf2.jsonl'))
+X = $X
+want = a[:a.index(X)]
+g = json.load(open('hf_out/generation_config.json')); c = json.load(open('hf_out/config.json'))
+ok = b['stop'] == 'eos' and b['ids'] == want and g['eos_token_id'] == [2, X] and c['eos_token_id'] == [2, X]
+sys.exit(0 if ok else f\"stop {b['stop']} ids {b['ids']} want {want}; exported eos {g['eos_token_id']} {c['eos_token_id']}\")
+"
+check "generation_config.json's eos ids [2, $X] stop generation and are exported" $?
 
 echo "$pass passed, $fails failed"
 [[ $fails == 0 ]]

@@ -216,7 +216,7 @@ json.dump(ix, open(ip, "w"))
 bad_import("index_path_escape", d, "expected a plain file name in the same folder")
 
 # ---- unsupported configs: each names its key ----
-for key, value, expect in [
+for i, (key, value, expect) in enumerate([
         ("rope_scaling", {"type": "linear", "factor": 2.0}, "key 'rope_scaling'"),
         ("attention_bias", True, "key 'attention_bias' is true"),
         ("mlp_bias", True, "key 'mlp_bias' is true"),
@@ -227,8 +227,18 @@ for key, value, expect in [
         ("quantization_config", {"quant_method": "gptq"}, "key 'quantization_config'"),
         ("num_key_value_heads", 3, "n_kv_heads must divide"),
         ("hidden_size", 16.5, "key 'hidden_size' must be a positive integer"),
-        ("rms_norm_eps", -1, "key 'rms_norm_eps' must be a positive number")]:
-    bad_import(f"config_{key}", folder(f"config_{key}", extra={key: value}), expect)
+        ("rms_norm_eps", -1, "key 'rms_norm_eps' must be a positive number"),
+        ("eos_token_id", [2, "</s>"], "key 'eos_token_id' must be a token id"),
+        ("eos_token_id", -1, "key 'eos_token_id' must be a token id"),
+        ("bos_token_id", 1.5, "key 'bos_token_id' must be a token id")]):
+    bad_import(f"config_{i}_{key}", folder(f"config_{i}_{key}", extra={key: value}), expect)
+d = folder("generation_config_bad")
+with open(os.path.join(d, "generation_config.json"), "w") as f:
+    f.write('{"eos_token_id": [[2]]}')
+bad_import("generation_config_nested_eos", d, "generation_config.json': key 'eos_token_id' must be a token id")
+with open(os.path.join(d, "generation_config.json"), "w") as f:
+    f.write('{"eos_token_id": [2,')
+bad_import("generation_config_not_json", d, "generation_config.json' is not a JSON object")
 d = folder("config_missing_key")
 cfg = json.load(open(os.path.join(d, "config.json")))
 del cfg["num_hidden_layers"]
