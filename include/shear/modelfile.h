@@ -11,7 +11,8 @@
 //   /weights/<HF name>  attr source_dtype = "F32" | "F16" | "BF16": the tensor's dtype in the Hugging Face
 //                       checkpoint; `shear export` writes that dtype back by default (bf16 -> f32 -> bf16 is exact)
 //   /                   attrs tokenizer (file name of the tokenizer.json copied next to the model file),
-//                       tokenizer_hash ("fnv1a64:<16 hex>" of its bytes), max_position_embeddings (int)
+//                       tokenizer_hash ("fnv1a64:<16 hex>" of its bytes), max_position_embeddings (int),
+//                       bos_token_id (int), eos_token_ids ("2" or "128001,128008,128009")
 // Checkpoints (issue "checkpoints") use the same layout plus the training state.
 #ifndef SHEAR_MODELFILE_H
 #define SHEAR_MODELFILE_H
