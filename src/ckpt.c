@@ -90,26 +90,6 @@ void ckpt_fmt_shape(char *buf, size_t len, int ndim, const uint64_t *shape) {
     else snprintf(buf, len, "(%d-D)", ndim);
 }
 
-void ckpt_attr_write_u64(hid_t obj, const char *name, uint64_t v) {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_U64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(a, "attribute '%s'", name);
-    H5_CHECK(H5Awrite(a, H5T_NATIVE_UINT64, &v), "attribute '%s'", name);
-    H5Aclose(a);
-    H5Sclose(sp);
-}
-
-int ckpt_attr_read_u64(hid_t obj, const char *name, uint64_t *v) {
-    if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return -1;
-    hid_t t = H5Aget_type(a);
-    int ok = H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_UINT64, v) >= 0;
-    H5Tclose(t);
-    H5Aclose(a);
-    return ok ? 0 : -1;
-}
-
 void ckpt_item_check(const CkptItem *it) {
     SHEAR_CHECK(it->name && it->name[0] && it->name[0] != '/', "checkpoint item with an empty or absolute name");
     SHEAR_CHECK(it->dtype == CKPT_F32 || it->dtype == CKPT_F64 || it->dtype == CKPT_I64,
@@ -272,7 +252,7 @@ static void write_checksum_ranks(const Dist *d, hid_t ds, CkptSum sum) {
     CkptSum whole = {0, 0};
     for (int q = 0; q < d->size; q++) whole = ckpt_sum_cat(whole, all[q]);
     free(all);
-    ckpt_attr_write_u64(ds, "checksum", ckpt_sum_final(whole));
+    h5_attr_write_u64(ds, "checksum", ckpt_sum_final(whole));
 }
 
 static void write_part(hid_t ds, hid_t fs, hid_t dxpl, const Dist *d, const ShearOps *ops, const CkptItem *it,
@@ -438,7 +418,7 @@ static void write_deck(hid_t f, hid_t dxpl, const Dist *d, const char *text, con
         H5_CHECK(H5Dwrite(ds, H5T_NATIVE_UINT8, ms, fs, dxpl, text), "/deck in '%s'", tmp);
         H5Sclose(ms);
     }
-    ckpt_attr_write_u64(ds, "checksum", ckpt_sum_final(ckpt_sum_bytes(text, (size_t)n)));
+    h5_attr_write_u64(ds, "checksum", ckpt_sum_final(ckpt_sum_bytes(text, (size_t)n)));
     H5Dclose(ds);
     H5Sclose(fs);
 }

@@ -15,9 +15,6 @@ hid_t ckpt_file_type(int dtype); // little-endian storage type
 hid_t ckpt_mem_type(int dtype);  // native type
 // "[3, 4]" or "[7]"
 void ckpt_fmt_shape(char *buf, size_t len, int ndim, const uint64_t *shape);
-// The uint64 "checksum" attribute; read returns 0, or -1 when it is missing.
-void ckpt_attr_write_u64(hid_t obj, const char *name, uint64_t v);
-int ckpt_attr_read_u64(hid_t obj, const char *name, uint64_t *v);
 // Rows [lo, hi) of n that rank r of R owns (dist_slice for any rank).
 static inline void ckpt_rows_of(uint64_t n, int r, int R, uint64_t *lo, uint64_t *hi) {
     *lo = n * (uint64_t)r / (uint64_t)R;

@@ -66,7 +66,7 @@ static int check_item(hid_t f, const char *path, const CkptItem *it, int verify,
         rc = fail(err, errlen, CKPT_INCOMPATIBLE, "checkpoint '%s': dataset '%s' holds %zu-byte %s values, this run "
                   "expects %s", path, it->name, size, cls == H5T_INTEGER ? "integer" : "non-integer",
                   ckpt_dtype_name(it->dtype));
-    else if (verify && ckpt_attr_read_u64(ds, "checksum", &stored) != 0)
+    else if (verify && h5_attr_read_u64(ds, "checksum", &stored) != 0)
         rc = fail(err, errlen, CKPT_CORRUPT, "checkpoint '%s': dataset '%s' has no checksum attribute", path, it->name);
     H5Tclose(t);
     H5Sclose(sp);
@@ -164,7 +164,7 @@ static int read_item(hid_t f, hid_t dxpl, const Dist *d, const ShearOps *ops, co
             for (int q = 0; q < R; q++) whole = ckpt_sum_cat(whole, all[(size_t)q * rounds + r]);
         free(all);
         uint64_t stored = 0, got = ckpt_sum_final(whole);
-        ckpt_attr_read_u64(ds, "checksum", &stored);
+        h5_attr_read_u64(ds, "checksum", &stored);
         if (stored != got)
             rc = fail(err, errlen, CKPT_CORRUPT, "checkpoint '%s': dataset '%s' fails its checksum (stored %016llx, "
                       "computed %016llx): the file is corrupt", path, it->name, (unsigned long long)stored,
@@ -212,7 +212,7 @@ static int try_load(const Dist *d, const ShearOps *ops, const char *path, CkptSt
     if (verify) {
         hid_t ds = H5Dopen2(f, "deck", H5P_DEFAULT);
         uint64_t stored = 0;
-        int has = ckpt_attr_read_u64(ds, "checksum", &stored) == 0;
+        int has = h5_attr_read_u64(ds, "checksum", &stored) == 0;
         H5Dclose(ds);
         if (!has || stored != ckpt_sum_final(ckpt_sum_bytes(deck, strlen(deck)))) {
             free(deck);

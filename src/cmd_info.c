@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ckpt_internal.h"
 #include "shear/cli.h"
+#include "shear/ckpt.h"
 #include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
@@ -93,7 +93,7 @@ static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *o
     char status[96] = "";
     int failed = 0;
     t->n++;
-    if (ckpt_attr_read_u64(ds, "checksum", &stored) == 0) {
+    if (h5_attr_read_u64(ds, "checksum", &stored) == 0) {
         if (dataset_sum(ds, &got) != 0) {
             snprintf(status, sizeof status, "UNREADABLE");
             failed = 1;

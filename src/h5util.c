@@ -172,3 +172,23 @@ void h5_make_parents(hid_t loc, const char *path) {
         *p = '/';
     }
 }
+
+void h5_attr_write_u64(hid_t obj, const char *name, uint64_t v) {
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_STD_U64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(a, "attribute '%s'", name);
+    H5_CHECK(H5Awrite(a, H5T_NATIVE_UINT64, &v), "attribute '%s'", name);
+    H5Aclose(a);
+    H5Sclose(sp);
+}
+
+int h5_attr_read_u64(hid_t obj, const char *name, uint64_t *v) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t t = H5Aget_type(a);
+    int ok = H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_UINT64, v) >= 0;
+    H5Tclose(t);
+    H5Aclose(a);
+    return ok ? 0 : -1;
+}

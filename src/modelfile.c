@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ckpt_internal.h"
 #include "shear/ckpt_sum.h"
 #include "shear/h5util.h"
 
@@ -53,7 +52,7 @@ ModelFileWriter *modelfile_begin(const char *path, const ModelConfig *c, const c
         h5_write_text(w->f, "deck", deck_text);
         hid_t ds = H5Dopen2(w->f, "deck", H5P_DEFAULT);
         H5_CHECK(ds, "dataset /deck in '%s'", w->tmp);
-        ckpt_attr_write_u64(ds, "checksum", ckpt_sum_final(ckpt_sum_bytes(deck_text, strlen(deck_text))));
+        h5_attr_write_u64(ds, "checksum", ckpt_sum_final(ckpt_sum_bytes(deck_text, strlen(deck_text))));
         H5Dclose(ds);
     }
     return w;
@@ -66,7 +65,7 @@ void modelfile_write_tensor(ModelFileWriter *w, const ParamInfo *p, const float 
     H5_CHECK(ds, "tensor '%s' in '%s'", p->name, w->tmp);
     H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "tensor '%s' in '%s'", p->name, w->tmp);
     if (source_dtype) h5_attr_write_string(ds, "source_dtype", source_dtype);
-    ckpt_attr_write_u64(ds, "checksum", tensor_sum(data, p->numel));
+    h5_attr_write_u64(ds, "checksum", tensor_sum(data, p->numel));
     H5Dclose(ds);
     H5Sclose(sp);
 }
@@ -184,7 +183,7 @@ void modelfile_read_tensor(ModelFileReader *r, const ParamInfo *p, float *h, cha
     // before the finite check: a flipped exponent bit is a corrupt file, not a diverged model
     uint64_t stored = 0;
     if (h && !ckpt_sum_no_verify()) {
-        if (ckpt_attr_read_u64(ds, "checksum", &stored) == 0) {
+        if (h5_attr_read_u64(ds, "checksum", &stored) == 0) {
             uint64_t got = tensor_sum(h, p->numel);
             if (got != stored)
                 SHEAR_DIE("model file '%s': dataset /weights/%s fails its checksum (stored %016llx, computed %016llx): "

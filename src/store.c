@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ckpt_internal.h"
 #include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/h5util.h"
@@ -88,7 +87,7 @@ static int verify_split(const TokenStore *s, int d, int eval, int32_t *buf, size
     size_t rows = eval ? s->n_eval[d] : s->n_train[d], L = (size_t)s->seq_len;
     const char *split = eval ? "eval" : "train";
     uint64_t stored = 0;
-    int has_sum = ckpt_attr_read_u64(ds, "checksum", &stored) == 0;
+    int has_sum = h5_attr_read_u64(ds, "checksum", &stored) == 0;
     hid_t fs = H5Dget_space(ds);
     CkptSum sum = {0, 0};
     size_t bad = SIZE_MAX; // flat index of the first id outside the vocabulary

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ckpt_internal.h"
 #include "shear/ckpt_sum.h"
 #include "shear/common.h"
 #include "shear/dist.h"
@@ -144,7 +143,7 @@ void store_writer_split(StoreWriter *w, const char *domain, const char *split, s
                  "writing %zu tokens at %zu of %s in '%s'", piece, first + off, obj, w->tmp_path);
         H5Sclose(ms);
     }
-    ckpt_attr_write_u64(ds, "checksum", split_checksum(w, obj, total, first, count, tokens));
+    h5_attr_write_u64(ds, "checksum", split_checksum(w, obj, total, first, count, tokens));
     H5Dclose(ds);
     H5Pclose(dcpl);
     H5Sclose(fs);
@@ -179,7 +178,7 @@ void store_writer_deck(StoreWriter *w, const char *text) {
         H5_CHECK(H5Dwrite(ds, H5T_NATIVE_UINT8, ms, fs, (hid_t)w->dxpl, text), "/deck in '%s'", w->tmp_path);
         H5Sclose(ms);
     }
-    ckpt_attr_write_u64(ds, "checksum", ckpt_sum_final(ckpt_sum_bytes(text, (size_t)n)));
+    h5_attr_write_u64(ds, "checksum", ckpt_sum_final(ckpt_sum_bytes(text, (size_t)n)));
     H5Dclose(ds);
     H5Sclose(fs);
 }

@@ -22,13 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shear/ckpt_sum.h"
 #include "shear/dist.h"
 #include "shear/model.h"
 #include "shear/ops.h"
 
 #define CKPT_FORMAT "shear-checkpoint"
 #define CKPT_VERSION 1
-#define CKPT_SUM_NAME "poly61-u32le-v1"
 
 enum { CKPT_F32 = 0, CKPT_F64 = 1, CKPT_I64 = 2 };
 

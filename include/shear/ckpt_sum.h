@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The hash's name, stored as the checksum_algorithm attribute of every file whose datasets carry checksums.
+#define CKPT_SUM_NAME "poly61-u32le-v1"
+
 // A polynomial hash over the byte string read as little-endian 32-bit words w_0..w_{n-1} (a partial last word
 // is zero-padded): h = sum_i w_i X^(n-1-i) mod 2^61-1. It composes: the hash of A followed by B is
 // h_A X^(n_B) + h_B, so ranks (and threads) hash their own rows and the pieces combine to the hash of the

@@ -33,6 +33,10 @@ void h5_attr_write_string(hid_t obj, const char *name, const char *s);
 int h5_attr_read_int(hid_t obj, const char *name, int64_t *v);
 int h5_attr_read_double(hid_t obj, const char *name, double *v);
 int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len);
+// A uint64 attribute (the checksums of checkpoints, model files and token stores); read returns 0, or -1 when it
+// is missing or not an integer.
+void h5_attr_write_u64(hid_t obj, const char *name, uint64_t v);
+int h5_attr_read_u64(hid_t obj, const char *name, uint64_t *v);
 // A 1-D uint8 dataset holding text (decks can exceed the ~64 KB attribute limit).
 void h5_write_text(hid_t loc, const char *name, const char *text);
 char *h5_read_text(hid_t loc, const char *name); // malloc'd, or NULL when absent

@@ -2,7 +2,7 @@
 //   /                   attrs: format = "shear-model", format_version = 1
 //   /config             attrs: dim, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab (int),
 //                              rope_theta, norm_eps (double)
-//   /                   attr checksum_algorithm (CKPT_SUM_NAME, ckpt.h)
+//   /                   attr checksum_algorithm (CKPT_SUM_NAME, ckpt_sum.h)
 //   /weights/<HF name>  float32, the Hugging Face shape ([out, in] for linear weights); attr checksum (uint64):
 //                       ckpt_sum_final (ckpt_sum.h) of its little-endian bytes in row-major order (as checkpoints)
 //   /deck               uint8 text: the input deck that produced the file (when there is one); attr checksum
