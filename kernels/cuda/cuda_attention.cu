@@ -179,7 +179,7 @@ __global__ void __launch_bounds__(NT, 2)
                     int hd, float sl2) {
     constexpr int LD = HD + 4, LDP = BK + 4, RM = BQ / TR, CN = BK / TC, DN = HD / TC;
     static_assert(BQ % TR == 0 && BK % TC == 0 && BK % 4 == 0 && HD % (TC * 4) == 0, "tile shape");
-    extern __shared__ __align__(16) float smem[];
+    CUDA_SHARED_DYNAMIC(float, smem);
     float *Qs = smem;         // [BQ][LD]
     float *Ks = Qs + BQ * LD; // [BK][LD]
     float *Vs = Ks + BK * LD; // [BK][LD]
@@ -286,7 +286,7 @@ __global__ void __launch_bounds__(NT)
                          int hd, float scale, float sl2) {
     constexpr int LD = HD + 4, LDT = BQ + 4, RM = BKV / TR, CN = BQ / TC, DN = HD / TC;
     static_assert(BKV % TR == 0 && BQ % TC == 0 && BQ % 4 == 0 && HD % (TC * 4) == 0, "tile shape");
-    extern __shared__ __align__(16) float smem[];
+    CUDA_SHARED_DYNAMIC(float, smem);
     float *Ks = smem;            // [BKV][LD]
     float *Vs = Ks + BKV * LD;   // [BKV][LD]
     float *Qs = Vs + BKV * LD;   // [BQ][LD]
@@ -365,7 +365,7 @@ __global__ void __launch_bounds__(NT)
                        const float *__restrict__ D, int T, int H, int Hkv, int hd, float scale, float sl2) {
     constexpr int LD = HD + 4, LDS = BKV + 4, RM = BQ / TR, CN = BKV / TC, DN = HD / TC;
     static_assert(BQ % TR == 0 && BKV % TC == 0 && BKV % 4 == 0 && HD % (TC * 4) == 0, "tile shape");
-    extern __shared__ __align__(16) float smem[];
+    CUDA_SHARED_DYNAMIC(float, smem);
     float *Qs = smem;           // [BQ][LD]
     float *dOs = Qs + BQ * LD;  // [BQ][LD]
     float *Ks = dOs + BQ * LD;  // [BKV][LD]
@@ -448,8 +448,8 @@ void launch_fwd(float *out, float *lse, const float *q, const float *k, const fl
     smem_opt_in(attn_fwd_kernel<HD, BQ, BK>, bytes, &opted);
     const dim3 grid((unsigned)(s.B * (size_t)s.H), tiles(s.T, BQ));
     const float sl2 = LOG2E / sqrtf((float)s.hd);
-    attn_fwd_kernel<HD, BQ, BK><<<grid, NT, bytes, cuda_stream()>>>(out, lse, q, k, v, s.T, pos0, s.H, s.Hkv, s.hd,
-                                                                    sl2);
+    CUDA_LAUNCH((attn_fwd_kernel<HD, BQ, BK>), grid, NT, bytes, cuda_stream(), out, lse, q, k, v, s.T, pos0, s.H, s.Hkv,
+                s.hd, sl2);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -478,8 +478,8 @@ void launch_dkdv(float *dk, float *dv, const float *dout, const float *q, const 
     smem_opt_in(attn_bwd_dkdv_kernel<HD, BKV, BQ>, bytes, &opted);
     const dim3 grid((unsigned)(s.B * (size_t)s.Hkv), tiles(s.T, BKV));
     const float scale = 1.0f / sqrtf((float)s.hd);
-    attn_bwd_dkdv_kernel<HD, BKV, BQ><<<grid, NT, bytes, cuda_stream()>>>(dk, dv, dout, q, k, v, lse, D, s.T, s.H,
-                                                                          s.Hkv, s.hd, scale, scale * LOG2E);
+    CUDA_LAUNCH((attn_bwd_dkdv_kernel<HD, BKV, BQ>), grid, NT, bytes, cuda_stream(), dk, dv, dout, q, k, v, lse, D, s.T,
+                s.H, s.Hkv, s.hd, scale, scale * LOG2E);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -491,8 +491,8 @@ void launch_dq(float *dq, const float *dout, const float *q, const float *k, con
     smem_opt_in(attn_bwd_dq_kernel<HD, BQ, BKV>, bytes, &opted);
     const dim3 grid((unsigned)(s.B * (size_t)s.H), tiles(s.T, BQ));
     const float scale = 1.0f / sqrtf((float)s.hd);
-    attn_bwd_dq_kernel<HD, BQ, BKV><<<grid, NT, bytes, cuda_stream()>>>(dq, dout, q, k, v, lse, D, s.T, s.H, s.Hkv,
-                                                                        s.hd, scale, scale * LOG2E);
+    CUDA_LAUNCH((attn_bwd_dq_kernel<HD, BQ, BKV>), grid, NT, bytes, cuda_stream(), dq, dout, q, k, v, lse, D, s.T, s.H,
+                s.Hkv, s.hd, scale, scale * LOG2E);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -536,8 +536,8 @@ void cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, cons
     const size_t rows = B * (size_t)H * (size_t)T;
     float *D = (float *)cuda_scratch(CUDA_SCRATCH_ATTENTION, rows * sizeof(float)); // [B,H,T]
     const int warps = 256 / 32;
-    attn_rowdot_kernel<<<(unsigned)((rows + warps - 1) / warps), 256, 0, cuda_stream()>>>(D, dout, out, rows, T, H,
-                                                                                          hd);
+    CUDA_LAUNCH(attn_rowdot_kernel, (unsigned)((rows + warps - 1) / warps), 256, 0, cuda_stream(), D, dout, out, rows,
+                T, H, hd);
     CUDA_LAUNCH_CHECK();
     if (dk || dv) {
         if (hd <= 32) launch_dkdv<32, 64, 32>(dk, dv, dout, q, k, v, lse, D, s);

@@ -42,7 +42,7 @@ __device__ static float block_max(float v, float *sh) {
 __global__ static void __launch_bounds__(CLS_THREADS)
     cls_softmax_kernel(float *block, double *loss, float *row_loss, const int32_t *targets, int V, int want_grad,
                        float dscale, size_t row0, ClsResult *res) {
-    __shared__ float shf[32];
+    CUDA_SHARED(float, shf, 32);
     const size_t r = blockIdx.x;
     float *row = block + r * (size_t)V; // [V]
     const int32_t tgt = targets[r];
@@ -119,9 +119,8 @@ extern "C" double cuda_classifier(float *dx, float *dw, float *row_loss, float *
             CUDA_CHECK(cudaMemcpyAsync(logits_out + start * (size_t)V, ws_block, rows * (size_t)V * sizeof(float),
                                        cudaMemcpyDeviceToDevice, st));
         }
-        cls_softmax_kernel<<<(unsigned)rows, CLS_THREADS, 0, st>>>(ws_block, ws_loss + start,
-                                                                    row_loss ? row_loss + start : NULL, targets + start,
-                                                                    V, want_grad, dscale, start, ws_result);
+        CUDA_LAUNCH(cls_softmax_kernel, (unsigned)rows, CLS_THREADS, 0, st, ws_block, ws_loss + start,
+                    row_loss ? row_loss + start : NULL, targets + start, V, want_grad, dscale, start, ws_result);
         CUDA_LAUNCH_CHECK();
         if (!want_grad) continue;
         // dx[rows, d] += dlogits[rows, V] @ w[V, d]
@@ -135,7 +134,7 @@ extern "C" double cuda_classifier(float *dx, float *dw, float *row_loss, float *
                          (size_t)d);
         }
     }
-    cls_sum_kernel<<<1, CLS_SUM_THREADS, 0, st>>>(ws_loss, N, ws_result);
+    CUDA_LAUNCH(cls_sum_kernel, 1, CLS_SUM_THREADS, 0, st, ws_loss, N, ws_result);
     CUDA_LAUNCH_CHECK();
     ClsResult host;
     cuda_to_host(&host, ws_result, sizeof host);

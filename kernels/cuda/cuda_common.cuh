@@ -16,6 +16,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "cuda_launch.cuh"
 #include "cuda_ops.h"
 
 // Formats the message and hands it to the host's fatal-error function (cuda_device.cu); never returns.
@@ -138,7 +139,7 @@ void cuda_to_host(void *dst_host, const void *src, size_t bytes);
 // thread of the block must call it. The order of the additions depends only on blockDim.x, so the result is
 // the same bits on every run and every GPU; the xor butterfly gives all lanes the same bits (a+b == b+a).
 template <typename T> __device__ __forceinline__ T cuda_block_sum(T v) {
-    __shared__ T warp_sums[32];
+    CUDA_SHARED(T, warp_sums, 32);
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
     __syncthreads(); // readers of a previous call are done with warp_sums

@@ -24,16 +24,15 @@ static __global__ void hardconcrete_bwd_kernel(float *dlog_alpha, const float *d
 extern "C" void cuda_hardconcrete_sample(float *z, const float *log_alpha, size_t n, uint64_t seed,
                                          uint64_t counter0) {
     if (n == 0) return;
-    hardconcrete_sample_kernel<<<cuda_blocks(n, MASK_THREADS), MASK_THREADS, 0, cuda_stream()>>>(z, log_alpha, n,
-                                                                                                 seed, counter0);
+    CUDA_LAUNCH(hardconcrete_sample_kernel, cuda_blocks(n, MASK_THREADS), MASK_THREADS, 0, cuda_stream(), z, log_alpha,
+                n, seed, counter0);
     CUDA_LAUNCH_CHECK();
 }
 
 extern "C" void cuda_hardconcrete_bwd(float *dlog_alpha, const float *dz, const float *log_alpha, size_t n,
                                       uint64_t seed, uint64_t counter0) {
     if (n == 0 || !dlog_alpha) return;
-    hardconcrete_bwd_kernel<<<cuda_blocks(n, MASK_THREADS), MASK_THREADS, 0, cuda_stream()>>>(dlog_alpha, dz,
-                                                                                              log_alpha, n, seed,
-                                                                                              counter0);
+    CUDA_LAUNCH(hardconcrete_bwd_kernel, cuda_blocks(n, MASK_THREADS), MASK_THREADS, 0, cuda_stream(), dlog_alpha, dz,
+                log_alpha, n, seed, counter0);
     CUDA_LAUNCH_CHECK();
 }

@@ -46,7 +46,7 @@ static unsigned row_blocks(size_t N) { return (unsigned)(N < (size_t)INT_MAX ? N
 extern "C" void cuda_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, const float *z, size_t N,
                                  int d, float eps) {
     if (N == 0 || d <= 0) return;
-    rmsnorm_fwd_kernel<<<row_blocks(N), NORM_THREADS, 0, cuda_stream()>>>(out, rstd, inp, w, z, N, d, eps);
+    CUDA_LAUNCH(rmsnorm_fwd_kernel, row_blocks(N), NORM_THREADS, 0, cuda_stream(), out, rstd, inp, w, z, N, d, eps);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -124,7 +124,7 @@ extern "C" void cuda_rmsnorm_bwd(float *dinp, float *dw, float *dz, const float 
     if (N == 0 || d <= 0) return;
     cudaStream_t st = cuda_stream();
     if (dinp) {
-        rmsnorm_dinp_kernel<<<row_blocks(N), NORM_THREADS, 0, st>>>(dinp, dout, inp, w, z, rstd, N, d);
+        CUDA_LAUNCH(rmsnorm_dinp_kernel, row_blocks(N), NORM_THREADS, 0, st, dinp, dout, inp, w, z, rstd, N, d);
         CUDA_LAUNCH_CHECK();
     }
     if (dw || dz) {
@@ -132,10 +132,10 @@ extern "C" void cuda_rmsnorm_bwd(float *dinp, float *dw, float *dz, const float 
         int nrb = column_row_blocks(N, d, &rows_per);
         double *part = (double *)cuda_scratch(CUDA_SCRATCH_NORM, (size_t)nrb * d * sizeof(double)); // [nrb, d]
         unsigned col_blocks = (unsigned)((d + NORM_THREADS - 1) / NORM_THREADS);
-        rmsnorm_colpart_kernel<<<dim3(col_blocks, (unsigned)nrb), NORM_THREADS, 0, st>>>(part, dout, inp, rstd, N, d,
-                                                                                          rows_per);
+        CUDA_LAUNCH(rmsnorm_colpart_kernel, dim3(col_blocks, (unsigned)nrb), NORM_THREADS, 0, st, part, dout, inp, rstd,
+                    N, d, rows_per);
         CUDA_LAUNCH_CHECK();
-        rmsnorm_colsum_kernel<<<col_blocks, NORM_THREADS, 0, st>>>(dw, dz, part, w, z, nrb, d);
+        CUDA_LAUNCH(rmsnorm_colsum_kernel, col_blocks, NORM_THREADS, 0, st, dw, dz, part, w, z, nrb, d);
         CUDA_LAUNCH_CHECK();
     }
 }

@@ -33,13 +33,13 @@ static __global__ void scale_kernel(float *x, float s, size_t n) { // x [n]
 
 extern "C" void cuda_axpy(float *y, const float *x, float a, size_t n) {
     if (n == 0) return;
-    axpy_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(y, x, a, n);
+    CUDA_LAUNCH(axpy_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream(), y, x, a, n);
     CUDA_LAUNCH_CHECK();
 }
 
 extern "C" void cuda_scale(float *x, float s, size_t n) {
     if (n == 0) return;
-    scale_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(x, s, n);
+    CUDA_LAUNCH(scale_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream(), x, s, n);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -75,9 +75,9 @@ extern "C" double cuda_sumsq(const float *x, size_t n) {
     if (n == 0) return 0.0;
     unsigned nb = reduce_blocks(n);
     double *partial = (double *)cuda_scratch(CUDA_SCRATCH_POINTWISE, (nb + 1) * sizeof(double)); // [nb], then sum
-    sumsq_partial_kernel<<<nb, PW_THREADS, 0, cuda_stream()>>>(partial, x, n);
+    CUDA_LAUNCH(sumsq_partial_kernel, nb, PW_THREADS, 0, cuda_stream(), partial, x, n);
     CUDA_LAUNCH_CHECK();
-    sum_partials_kernel<<<1, PW_THREADS, 0, cuda_stream()>>>(partial + nb, partial, nb);
+    CUDA_LAUNCH(sum_partials_kernel, 1, PW_THREADS, 0, cuda_stream(), partial + nb, partial, nb);
     CUDA_LAUNCH_CHECK();
     double total = 0.0;
     cuda_to_host(&total, partial + nb, sizeof(double));
@@ -95,7 +95,7 @@ extern "C" int cuda_all_finite(const float *x, size_t n) {
     if (n == 0) return 1;
     int *bad = (int *)cuda_scratch(CUDA_SCRATCH_POINTWISE, sizeof(int));
     CUDA_CHECK(cudaMemsetAsync(bad, 0, sizeof(int), cuda_stream()));
-    nonfinite_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(bad, x, n);
+    CUDA_LAUNCH(nonfinite_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream(), bad, x, n);
     CUDA_LAUNCH_CHECK();
     int host_bad = 0;
     cuda_to_host(&host_bad, bad, sizeof(int));
@@ -117,7 +117,7 @@ static __global__ void embedding_fwd_kernel(float *out, const int32_t *tok, cons
 extern "C" void cuda_embedding_fwd(float *out, const int32_t *tok, const float *wte, size_t N, int d) {
     if (N == 0 || d <= 0) return;
     unsigned blocks = (unsigned)(N < (size_t)INT_MAX ? N : (size_t)INT_MAX);
-    embedding_fwd_kernel<<<blocks, PW_THREADS, 0, cuda_stream()>>>(out, tok, wte, N, d);
+    CUDA_LAUNCH(embedding_fwd_kernel, blocks, PW_THREADS, 0, cuda_stream(), out, tok, wte, N, d);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -158,11 +158,11 @@ extern "C" void cuda_embedding_bwd(float *dwte, const float *dout, const int32_t
     int32_t *keys_out = (int32_t *)(ws + vec);
     int *rows_out = (int *)(ws + 2 * vec);
     void *sort_ws = ws + 3 * vec;
-    iota_kernel<<<cuda_blocks(N, PW_THREADS), PW_THREADS, 0, st>>>(rows_in, n);
+    CUDA_LAUNCH(iota_kernel, cuda_blocks(N, PW_THREADS), PW_THREADS, 0, st, rows_in, n);
     CUDA_LAUNCH_CHECK();
     CUDA_CHECK(cub::DeviceRadixSort::SortPairs(sort_ws, sort_bytes, tok, keys_out, rows_in, rows_out, n, 0, 32, st));
     unsigned blocks = (unsigned)n; // one block per sorted row; those that are not a run's head return at once
-    embedding_bwd_runs_kernel<<<blocks, PW_THREADS, 0, st>>>(dwte, dout, keys_out, rows_out, n, d);
+    CUDA_LAUNCH(embedding_bwd_runs_kernel, blocks, PW_THREADS, 0, st, dwte, dout, keys_out, rows_out, n, d);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -244,8 +244,8 @@ static void rope_apply(float *x, size_t B, int pos0, int T, int nh, int hd, floa
     const float *table = rope_table(pos0 + T, hd, theta);
     const float *cosv = table, *sinv = table + (size_t)g_rope_T * (hd / 2);
     size_t pairs = B * (size_t)T * (size_t)nh * (size_t)(hd / 2);
-    rope_kernel<<<cuda_blocks(pairs, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(x, cosv, sinv, pairs, pos0, T, nh,
-                                                                                   hd, sign);
+    CUDA_LAUNCH(rope_kernel, cuda_blocks(pairs, PW_THREADS), PW_THREADS, 0, cuda_stream(), x, cosv, sinv, pairs, pos0,
+                T, nh, hd, sign);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -282,7 +282,7 @@ extern "C" void cuda_gate_fwd(float *out, const float *inp, const float *z, size
             CUDA_CHECK(cudaMemcpyAsync(out, inp, n * sizeof(float), cudaMemcpyDeviceToDevice, cuda_stream()));
         return;
     }
-    gate_fwd_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(out, inp, z, n, C, group);
+    CUDA_LAUNCH(gate_fwd_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream(), out, inp, z, n, C, group);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -344,7 +344,7 @@ extern "C" void cuda_gate_bwd(float *dinp, float *dz, const float *dout, const f
     if (n == 0) return;
     cudaStream_t st = cuda_stream();
     if (dinp) {
-        gate_dinp_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, st>>>(dinp, dout, z, n, C, group);
+        CUDA_LAUNCH(gate_dinp_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, st, dinp, dout, z, n, C, group);
         CUDA_LAUNCH_CHECK();
     }
     if (dz) {
@@ -352,9 +352,9 @@ extern "C" void cuda_gate_bwd(float *dinp, float *dz, const float *dout, const f
         int nrb = column_row_blocks(N, C, &rows_per);
         double *part = (double *)cuda_scratch(CUDA_SCRATCH_POINTWISE, (size_t)nrb * C * sizeof(double)); // [nrb,C]
         dim3 grid((unsigned)((C + PW_THREADS - 1) / PW_THREADS), (unsigned)nrb);
-        gate_colpart_kernel<<<grid, PW_THREADS, 0, st>>>(part, dout, inp, N, C, rows_per);
+        CUDA_LAUNCH(gate_colpart_kernel, grid, PW_THREADS, 0, st, part, dout, inp, N, C, rows_per);
         CUDA_LAUNCH_CHECK();
-        gate_dz_kernel<<<(unsigned)(C / group), PW_THREADS, 0, st>>>(dz, part, nrb, C, group);
+        CUDA_LAUNCH(gate_dz_kernel, (unsigned)(C / group), PW_THREADS, 0, st, dz, part, nrb, C, group);
         CUDA_LAUNCH_CHECK();
     }
 }
@@ -387,7 +387,7 @@ static __global__ void swiglu_bwd_kernel(float *dg, float *du, const float *dout
 extern "C" void cuda_swiglu_fwd(float *out, const float *g, const float *u, size_t N, int I) {
     size_t n = N * (size_t)I;
     if (n == 0) return;
-    swiglu_fwd_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(out, g, u, n);
+    CUDA_LAUNCH(swiglu_fwd_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream(), out, g, u, n);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -395,7 +395,7 @@ extern "C" void cuda_swiglu_bwd(float *dg, float *du, const float *dout, const f
                                 int I) {
     size_t n = N * (size_t)I;
     if (n == 0 || (!dg && !du)) return;
-    swiglu_bwd_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(dg, du, dout, g, u, n);
+    CUDA_LAUNCH(swiglu_bwd_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream(), dg, du, dout, g, u, n);
     CUDA_LAUNCH_CHECK();
 }
 
@@ -425,8 +425,7 @@ extern "C" void cuda_adamw(float *p, const float *g, float *m, float *v, size_t 
     if (t < 1) CUDA_DIE("adamw step count must be >= 1, got %d", t);
     if (n == 0) return;
     const AdamWCoef c = adamw_coef(lr, b1, b2, wd, t); // shear/adamw_coef.h: the CPU backend's floats
-    adamw_kernel<<<cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream()>>>(
-        p, g, m, v, n, c.decay, b1, b2, c.one_minus_b1, c.one_minus_b2, c.neg_step, c.bc2_sqrt, eps, gscale,
-        gscale != 1.0f);
+    CUDA_LAUNCH(adamw_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream(), p, g, m, v, n, c.decay, b1, b2,
+                c.one_minus_b1, c.one_minus_b2, c.neg_step, c.bc2_sqrt, eps, gscale, gscale != 1.0f);
     CUDA_LAUNCH_CHECK();
 }

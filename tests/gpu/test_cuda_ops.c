@@ -542,6 +542,16 @@ static void test_hardconcrete(size_t n, uint64_t seed, uint64_t counter0) {
     pair_free(&dla);
 }
 
+// CUDA_OPS_ONLY=attention,model runs only those groups (the emulation's mutant tests use it); unset: all
+static int want(const char *group) {
+    const char *only = getenv("CUDA_OPS_ONLY");
+    if (!only || !*only) return 1;
+    size_t n = strlen(group);
+    for (const char *p = only; (p = strstr(p, group)) != NULL; p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return 1;
+    return 0;
+}
+
 int main(void) {
     int ndev = cuda_device_count();
     if (ndev == 0) {
@@ -553,39 +563,54 @@ int main(void) {
     GPU = ops_cuda();
     printf("backends: %s vs %s, %d device(s)\n", CPU->name, GPU->name, ndev);
 
-    test_memory();
-    test_pointwise();
-    test_all_finite();
-
-    test_embedding(37, 24, 11);
-    test_embedding(1, 128, 32000);
-    test_embedding(300, 64, 1000);
-
-    for (int zmode = 0; zmode < 3; zmode++) {
-        test_rmsnorm(37, 24, zmode);
-        test_rmsnorm(64, 1000, zmode);
+    if (want("memory")) test_memory();
+    if (want("pointwise")) {
+        test_pointwise();
+        test_all_finite();
     }
-    test_rmsnorm(1, 4096, 1);
 
-    test_matmul(37, 24, 40);
-    test_matmul(1, 17, 5);
-    test_matmul(257, 128, 352);
-    test_matmul(64, 1000, 96);
+    if (want("embedding")) {
+        test_embedding(37, 24, 11);
+        test_embedding(1, 128, 32000);
+        test_embedding(300, 64, 1000);
+    }
 
-    test_rope(2, 31, 3, 8);
-    test_rope(1, 257, 2, 64);
-    test_rope(3, 1, 4, 128);
-    test_rope(2, 17, 5, 24);
+    if (want("rmsnorm")) {
+        for (int zmode = 0; zmode < 3; zmode++) {
+            test_rmsnorm(37, 24, zmode);
+            test_rmsnorm(64, 1000, zmode);
+        }
+        test_rmsnorm(1, 4096, 1);
+    }
 
-    test_attention(2, 31, 8, 2, 8);    // GQA
-    test_attention(1, 257, 4, 4, 64);  // MHA, long
-    test_attention(3, 1, 2, 1, 24);    // one token
-    test_attention(1, 64, 8, 2, 128);  // GQA, hd 128
-    test_attention(2, 257, 8, 2, 128); // GQA, long, hd 128
-    test_attention(1, 33, 6, 6, 24);   // MHA, hd 24
+    if (want("matmul")) {
+        test_matmul(37, 24, 40);
+        test_matmul(1, 17, 5);
+        test_matmul(257, 128, 352);
+        test_matmul(64, 1000, 96);
+    }
+
+    if (want("rope")) {
+        test_rope(2, 31, 3, 8);
+        test_rope(1, 257, 2, 64);
+        test_rope(3, 1, 4, 128);
+        test_rope(2, 17, 5, 24);
+    }
+
+    if (want("attention")) {
+        test_attention(2, 31, 8, 2, 8);    // GQA
+        test_attention(1, 257, 4, 4, 64);  // MHA, long
+        test_attention(3, 1, 2, 1, 24);    // one token
+        test_attention(1, 64, 8, 2, 128);  // GQA, hd 128
+        test_attention(2, 257, 8, 2, 128); // GQA, long, hd 128
+        test_attention(1, 33, 6, 6, 24);   // MHA, hd 24
+        test_attention(2, 67, 4, 2, 160);  // hd bucket 256, partly zero-filled
+        test_attention(1, 40, 2, 2, 256);  // hd 256, the largest
+        test_attention(1, 4100, 2, 1, 32); // long: 65 Q tiles, a grid of many K/V tiles per block
+    }
 
     // generation with a KV cache; positions in growing order, so the GPU's cached rope table grows along the way
-    {
+    if (want("cached")) {
         const int pos0s[] = {0, 1, 37, 1000}, ns[] = {1, 5, 64};
         for (int p = 0; p < 4; p++)
             for (int i = 0; i < 3; i++) test_rope_at(ns[i], pos0s[p], 3, 64, 10000.0f);
@@ -603,21 +628,25 @@ int main(void) {
         test_attention_cached(70, 130, 6, 6, 24); // a chunk far into the cache
     }
 
-    for (int with_z = 0; with_z < 2; with_z++) {
+    for (int with_z = 0; with_z < 2 && want("gate"); with_z++) {
         test_gate(37, 24, 1, with_z);   // per channel
         test_gate(37, 48, 16, with_z);  // per KV group (hd 8, 2 heads per gate)
         test_gate(37, 24, 24, with_z);  // one gate per row (layer gates)
         test_gate(5, 4096, 128, with_z);
     }
 
-    test_swiglu(37, 24);
-    test_swiglu(64, 1001);
+    if (want("swiglu")) {
+        test_swiglu(37, 24);
+        test_swiglu(64, 1001);
+    }
 
-    for (int mode = 0; mode < 4; mode++) test_classifier(37, 24, 97, mode);
-    test_classifier(300, 64, 1000, 0);
-    test_classifier(260, 32, 65537, 0); // several GPU chunks (64 MiB of logits holds 256 rows)
-    test_classifier(1, 16, 5, 0);
-    {
+    for (int mode = 0; mode < 4 && want("classifier"); mode++) test_classifier(37, 24, 97, mode);
+    if (want("classifier")) {
+        test_classifier(300, 64, 1000, 0);
+        test_classifier(260, 32, 65537, 0); // several GPU chunks (64 MiB of logits holds 256 rows)
+        test_classifier(1, 16, 5, 0);
+    }
+    if (want("classifier")) {
         int32_t none = -1;
         IPair t = ipair_new(&none, 1);
         Pair x = pair_new(16, 1.0), w = pair_new(5 * 16, 1.0);
@@ -629,18 +658,24 @@ int main(void) {
         ipair_free(&t);
     }
 
-    test_adamw(1000003, 1, 0.1f, 1.0f);
-    test_adamw(37, 7, 0.0f, 0.5f);
+    if (want("adamw")) {
+        test_adamw(1000003, 1, 0.1f, 1.0f);
+        test_adamw(37, 7, 0.0f, 0.5f);
+    }
 
-    test_hardconcrete(100003, 2024, masks_counter0(5, 3));
-    test_hardconcrete(37, 7, 0);
+    if (want("hardconcrete")) {
+        test_hardconcrete(100003, 2024, masks_counter0(5, 3));
+        test_hardconcrete(37, 7, 0);
+    }
 
     ModelConfig gqa = {.dim = 64, .n_layers = 2, .n_heads = 8, .n_kv_heads = 2, .head_dim = 8, .intermediate = 96,
                        .vocab = 97, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
     ModelConfig mha = {.dim = 48, .n_layers = 2, .n_heads = 4, .n_kv_heads = 4, .head_dim = 24, .intermediate = 80,
                        .vocab = 131, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
-    test_model(&gqa, 2, 31, "GQA d64 H8/2 hd8 T31");
-    test_model(&mha, 3, 17, "MHA d48 H4 hd24 T17");
+    if (want("model")) {
+        test_model(&gqa, 2, 31, "GQA d64 H8/2 hd8 T31");
+        test_model(&mha, 3, 17, "MHA d48 H4 hd24 T17");
+    }
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -4,6 +4,8 @@
 #         run.watchdog=3, rank 0's watchdog must name the collective and the step and abort the job.
 #   die:  rank 1 calls SHEAR_DIE there (SHEAR_TEST_DIE_AT_STEP), watchdog off: the fatal hook's MPI_Abort alone
 #         must end rank 0, which is already waiting in the all-reduce.
+# SHEAR_TEST_DEVICE=cuda runs the same on the CUDA backend (the emulated one in CI: tests/cuda_emu.cmake), where
+# the collective is an NCCL all-reduce inside the watchdog bracket of src/dist_nccl.c.
 # usage: failure.sh hang|die SHEAR DECK STORE OUTDIR MPIRUN...
 set -u
 mode=$1 shear=$2 deck=$3 store=$4 out=$5
@@ -19,7 +21,8 @@ limit=20 # seconds the whole job may take, start-up included
 t0=$(date +%s.%N)
 # the job gets 60 s: a failure shows as "timed out" below rather than as a hung ctest
 timeout -k 5 60 env "$knob" "$@" -x "$knob" -np 2 "$shear" train "$deck" --set data.store="$store" \
-  --set run.out_dir="$out/run" --set run.threads=1 --set run.watchdog=$watchdog >"$out/stdout" 2>"$out/stderr"
+  --set run.out_dir="$out/run" --set run.threads=1 --set run.watchdog=$watchdog \
+  --set run.device="${SHEAR_TEST_DEVICE:-cpu}" >"$out/stdout" 2>"$out/stderr"
 rc=$?
 elapsed=$(echo "$(date +%s.%N) - $t0" | bc)
 pass=0 fail=0

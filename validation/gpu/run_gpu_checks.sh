@@ -12,12 +12,17 @@
 # ctest.log, memcheck.log, racecheck.log, summary.txt. The last lines printed are the summary.
 #
 # usage (from the repository root): bash validation/gpu/run_gpu_checks.sh [STAGE...]
-#   STAGE: build, test, memcheck, racecheck (default: all four, in that order), bench (not in the default: the
+#   STAGE: build, test, memcheck, racecheck (default: all four, in that order), build-only (configure and build,
+#   then stop: for trying the script's set-up on a machine without a GPU), bench (not in the default: the
 #   three cases take several minutes on top of the build, and one device command may run 10). A warm machine keeps
 #   the root and the build folder, so a second call can run only the sanitizers, or only the bench:
 #     run(command="bash validation/gpu/run_gpu_checks.sh bench", carry=["validation/gpu/debs"])
 #   gpu_bench.sh's variables pass through (CASES="c1.3b" to run one case per call, STEPS, MICRO_BATCH,
 #   PRUNE_LAYERS="16 12 8", TORCH=0); with build and test in the same call $OUT holds 8 files, the device tool's limit.
+# The default stages reach their verdict within GPU_CHECK_BUDGET seconds (480): one architecture (the GPU's
+# compute capability, CUDA_ARCHS overrides), all cores, NCCL from the toolkit or else the Python wheel
+# (nvidia-nccl-cu13, lib/libnccl.so.2 without libnccl.so; SHEAR_NCCL_ROOT overrides), the sanitizers cut to
+# what the budget leaves. The machine's facts are printed first (env.txt).
 # environment: OUT (default ./build-gpu-out), SHEAR_GPU_ROOT (default /tmp/shear-debroot), SHEAR_GPU_BUILD (default
 #   build-gpu), SANITIZER_TIMEOUT seconds per sanitizer run (default 240), JOBS (default nproc).
 # device tool call: run(command="bash validation/gpu/run_gpu_checks.sh", carry=["validation/gpu/debs"])
@@ -36,24 +41,57 @@ summary=$OUT/summary.txt
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
 
-# ---- the machine ----
+T_START=$SECONDS
+BUDGET=${GPU_CHECK_BUDGET:-480} # seconds from start to verdict; the sanitizers get what the build and tests leave
+[ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
+
+# NCCL: the toolkit's when it has one, else the Python wheel's (nvidia-nccl-cu13: lib/libnccl.so.2 and
+# include/nccl.h, no unversioned libnccl.so; CMakeLists.txt takes it through NCCL_ROOT). SHEAR_NCCL_ROOT overrides.
+find_nccl_root() {
+    if [ -n "${SHEAR_NCCL_ROOT:-}" ]; then echo "$SHEAR_NCCL_ROOT"; return; fi
+    if ls /usr/local/cuda/lib64/libnccl.so* >/dev/null 2>&1 && [ -f /usr/local/cuda/include/nccl.h ]; then return; fi
+    python3 -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>/dev/null
+}
+NCCL_ROOT_DIR=$(find_nccl_root)
+SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/compute-sanitizer/compute-sanitizer)
+# the one architecture present (a build for every listed one costs minutes); both A100 and H100 without a GPU
+CAP=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
+ARCHS=${CUDA_ARCHS:-${CAP:-80;90}}
+
+# ---- the machine, first: the facts a failure is read against ----
 {
     echo "date: $(date -u)"
     grep PRETTY_NAME /etc/os-release 2>/dev/null
     uname -r
+    echo "glibc: $(ldd --version 2>&1 | head -1)"
     nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1
     command -v nvcc && nvcc --version | tail -2
+    if [ -n "$NCCL_ROOT_DIR" ]; then
+        echo "nccl: $NCCL_ROOT_DIR ($(find "$NCCL_ROOT_DIR/lib" -maxdepth 1 -name 'libnccl*' -printf '%f ' 2>&1))"
+        grep -hE "^#define NCCL_(MAJOR|MINOR|PATCH) " "$NCCL_ROOT_DIR/include/nccl.h" 2>&1 | awk '{printf "%s ", $3} END {print ""}'
+    else
+        echo "nccl: the toolkit's ($(find /usr/local/cuda/lib64/ -maxdepth 1 -name 'libnccl.so*' -printf '%f ' 2>&1))"
+    fi
+    cudnn_h=""
+    for h in /usr/include/cudnn_version.h /usr/local/cuda/include/cudnn_version.h; do
+        [ -f "$h" ] && cudnn_h=$h && break
+    done
+    if [ -n "$cudnn_h" ]; then
+        echo "cudnn: $(grep -E '^#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' "$cudnn_h" | awk '{printf "%s.", $3}' | sed 's/\.$//')"
+    else
+        echo "cudnn: $(python3 -c 'import torch; print(torch.backends.cudnn.version())' 2>&1 | tail -1) (torch)"
+    fi
+    echo "compute-sanitizer: $("$SAN" --version 2>&1 | tail -1)"
     cmake --version | head -1
     gcc --version | head -1
-    command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>&1
-    echo "nproc: $(nproc)"
+    echo "nproc: $(nproc); CUDA architectures built: $ARCHS"
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
-[ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
 if ! command -v nvcc >/dev/null; then
     note "FAIL: nvcc not found (looked on PATH and in /usr/local/cuda/bin): not a CUDA machine"
     exit 1
 fi
+left() { echo $((BUDGET - (SECONDS - T_START))); }
 
 # ---- the private root of Debian packages ----
 LIBDIRS=$R/usr/lib/x86_64-linux-gnu:$R/lib/x86_64-linux-gnu:$R/usr/lib/x86_64-linux-gnu/openmpi/lib
@@ -98,7 +136,8 @@ if [[ " $stages " == *" build "* ]]; then
     # MPI from the root without its compiler wrapper (whose paths are compiled in); the OpenMP OpenBLAS by the
     # cache variables CMakeLists.txt looks for; -rpath-link lets the linker find the libraries' own dependencies
     cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSHEAR_CUDA=ON \
-        -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="80;90" \
+        -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" \
+        ${NCCL_ROOT_DIR:+-DNCCL_ROOT="$NCCL_ROOT_DIR"} \
         -DPKG_CONFIG_EXECUTABLE="$R/shim/pkg-config" \
         -DMPI_SKIP_COMPILER_WRAPPER=ON -DMPI_SKIP_GUESSING=ON -DMPI_ASSUME_NO_BUILTIN_MPI=ON \
         -DMPI_C_LIB_NAMES=mpi -DMPI_mpi_LIBRARY="$R/usr/lib/x86_64-linux-gnu/openmpi/lib/libmpi.so" \
@@ -130,7 +169,8 @@ if [ ! -x "$TEST" ]; then
     exit 1
 fi
 
-export LD_LIBRARY_PATH=$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH=$LIBDIRS${NCCL_ROOT_DIR:+:$NCCL_ROOT_DIR/lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+[[ " $stages " == *" build-only "* ]] && { note "build-only: configured and built in $((SECONDS - T_START)) s"; exit 0; }
 
 # ---- the gpu-labelled tests ----
 if [[ " $stages " == *" test "* ]]; then
@@ -147,16 +187,22 @@ if [[ " $stages " == *" test "* ]]; then
 fi
 
 # ---- compute-sanitizer ----
-SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-sanitize() { # tool log
-    local tool=$1 log=$2 extra=()
+sanitize() { # tool log share: the tool gets at most SAN_TIMEOUT s and its share of what the budget leaves
+    local tool=$1 log=$2 share=$3 extra=()
     [ "$tool" = racecheck ] && extra=(--racecheck-report analysis)
-    timeout --kill-after=15 "$SAN_TIMEOUT" "$SAN" --tool "$tool" --error-exitcode 99 "${extra[@]}" "$SRC/$TEST" >"$log" 2>&1
+    local t=$(($(left) / share))
+    [ "$t" -gt "$SAN_TIMEOUT" ] && t=$SAN_TIMEOUT
+    if [ "$t" -lt 20 ]; then note "$tool: skipped, the ${BUDGET} s budget is spent"; return 0; fi
+    # racecheck only matters where shared memory is: the kernels that use it (CUDA_OPS_ONLY groups of the test)
+    local only=""
+    [ "$tool" = racecheck ] && only="attention,cached,classifier,rmsnorm,gate,pointwise"
+    CUDA_OPS_ONLY=$only timeout --kill-after=10 "$t" "$SAN" --tool "$tool" --error-exitcode 99 "${extra[@]}" \
+        "$SRC/$TEST" >"$log" 2>&1
     local rc=$?
     local errs
     errs=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1)
     if [ $rc -eq 124 ]; then
-        note "$tool: TIMEOUT after ${SAN_TIMEOUT}s (raise SANITIZER_TIMEOUT); $errs"
+        note "$tool: TIMEOUT after ${t}s of the budget (no verdict: rerun this stage alone); $errs"
     else
         note "$tool: rc $rc (99 = sanitizer errors, 1 = test failures under the tool); ${errs:-no summary line}"
     fi
@@ -164,11 +210,11 @@ sanitize() { # tool log
     return $rc
 }
 if [[ " $stages " == *" memcheck "* ]]; then
-    sanitize memcheck "$OUT/memcheck.log"
+    sanitize memcheck "$OUT/memcheck.log" 2
     rc_mem=$?
 fi
 if [[ " $stages " == *" racecheck "* ]]; then
-    sanitize racecheck "$OUT/racecheck.log"
+    sanitize racecheck "$OUT/racecheck.log" 1
     rc_race=$?
 fi
 
@@ -181,6 +227,7 @@ if [[ " $stages " == *" bench "* ]]; then
     note "bench: rc $rc_bench (1 = a case failed or ran out of memory; gpu_bench.md, gpu_bench.log)"
 fi
 
+note "time: $((SECONDS - T_START)) s (budget ${BUDGET} s)"
 echo "==== summary ===="
 cat "$summary"
 ok=1
