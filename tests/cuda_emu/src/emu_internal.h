@@ -1,0 +1,42 @@
+// Between the parts of the CUDA emulation: the launcher (emu_launch.cc, the execution model) asks the runtime
+// (emu_runtime.cc: device memory, errors, device facts) about pointers, limits and errors. Not seen by Shear.
+#ifndef SHEAR_CUDA_EMU_INTERNAL_H
+#define SHEAR_CUDA_EMU_INTERNAL_H
+
+#include <stddef.h>
+
+#include "cuda_runtime_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Every diagnosis of the emulation starts with this prefix, so tests can grep for it.
+#define EMU_PREFIX "cuda-emu: "
+
+// The last-error state of the runtime. sticky = 1 for faults a real GPU makes sticky (illegal address, launch
+// failure, deadlock): every later runtime call then returns the error, as after a real kernel fault.
+void emu_set_error(cudaError_t e, int sticky);
+cudaError_t emu_sticky_error(void);
+
+// The device memory allocation holding [p, p + bytes), or 0 when there is none (a host pointer, freed memory,
+// or a range running past the end of its allocation). NULL with bytes 0 is fine (returns 1).
+int emu_is_device_range(const void *p, size_t bytes);
+// For messages: "allocation of N bytes at P, offset O" or "not device memory".
+void emu_describe_pointer(const void *p, char *buf, size_t len);
+
+// Checks the guard zones of every live allocation; on a corrupted one prints the allocation, the first
+// overwritten offset and `after` (the kernel or call that ran last), sets the sticky cudaErrorIllegalAddress and
+// returns 0.
+int emu_check_guards(const char *after);
+
+// The dynamic shared memory a kernel opted into with cudaFuncSetAttribute (0 when it never did).
+int emu_func_max_dynamic_smem(const void *func);
+
+// Facts of the current device (cudaGetDeviceProperties of the selected device).
+const struct cudaDeviceProp *emu_device_prop(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
