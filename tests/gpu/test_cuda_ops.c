@@ -542,7 +542,11 @@ static void test_hardconcrete(size_t n, uint64_t seed, uint64_t counter0) {
     pair_free(&dla);
 }
 
-// CUDA_OPS_ONLY=attention,model runs only those groups (the emulation's mutant tests use it); unset: all
+// CUDA_OPS_ONLY=attention,model runs only those groups (run_gpu_checks.sh gives racecheck the kernels with
+// shared memory); unset: all. A name that is not a group is an error, so a typo never passes by running nothing.
+static const char *const GROUPS[] = {"memory", "pointwise", "embedding", "rmsnorm", "matmul", "rope", "attention",
+                                     "cached", "gate", "swiglu", "classifier", "adamw", "hardconcrete", "model"};
+
 static int want(const char *group) {
     const char *only = getenv("CUDA_OPS_ONLY");
     if (!only || !*only) return 1;
@@ -552,7 +556,23 @@ static int want(const char *group) {
     return 0;
 }
 
+static void check_only(void) {
+    const char *only = getenv("CUDA_OPS_ONLY");
+    for (const char *p = only; p && *p;) {
+        size_t n = strcspn(p, ","), k = 0;
+        while (k < sizeof GROUPS / sizeof *GROUPS && (strlen(GROUPS[k]) != n || strncmp(GROUPS[k], p, n) != 0)) k++;
+        if (k == sizeof GROUPS / sizeof *GROUPS) {
+            fprintf(stderr, "CUDA_OPS_ONLY names '%.*s', which is not a group (memory, pointwise, embedding, rmsnorm, "
+                            "matmul, rope, attention, cached, gate, swiglu, classifier, adamw, hardconcrete, model)\n",
+                    (int)n, p);
+            exit(2);
+        }
+        p += n + (p[n] == ',');
+    }
+}
+
 int main(void) {
+    check_only();
     int ndev = cuda_device_count();
     if (ndev == 0) {
         printf("SKIP: no CUDA device visible (cudaGetDeviceCount failed or returned 0); this test needs a GPU\n");

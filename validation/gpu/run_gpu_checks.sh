@@ -131,7 +131,7 @@ rc_build=skipped rc_test=skipped rc_mem=skipped rc_race=skipped rc_bench=skipped
 TEST=$BUILD/tests/test_cuda_ops
 
 # ---- configure and build ----
-if [[ " $stages " == *" build "* ]]; then
+if [[ " $stages " == *" build "* || " $stages " == *" build-only "* ]]; then
     # Makefiles, not Ninja (tests/hf.cmake's fuzz target has two rules under Ninja).
     # MPI from the root without its compiler wrapper (whose paths are compiled in); the OpenMP OpenBLAS by the
     # cache variables CMakeLists.txt looks for; -rpath-link lets the linker find the libraries' own dependencies
