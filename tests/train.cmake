@@ -4,6 +4,8 @@ set(TRAIN_DIR ${CMAKE_CURRENT_BINARY_DIR}/train)
 set(TRAIN_SRC ${CMAKE_CURRENT_SOURCE_DIR}/train)
 add_test(NAME train_store_setup COMMAND ${CMAKE_COMMAND} -E make_directory ${TRAIN_DIR})
 add_test(NAME train_make_store COMMAND ${SHEAR_PYTHON} ${TRAIN_SRC}/make_store.py ${TRAIN_DIR}/tokens.h5)
+# both set the fixture up, so a subset of the tests (ctest -L cuda-emu) that needs the store runs both
+set_tests_properties(train_store_setup PROPERTIES FIXTURES_SETUP train_store)
 set_tests_properties(train_make_store PROPERTIES DEPENDS train_store_setup FIXTURES_SETUP train_store)
 foreach(np 1 2 3)
   add_test(NAME train_mpi_np${np}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set-up (packages, tokenizer, Release build with the CUDA backend when nvcc is present),
-# the whole ctest suite, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the whole ctest suite, the CUDA backend's tests on the CPU emulation of CUDA (build-emu), then the unit tests
+# again under AddressSanitizer + UndefinedBehaviorSanitizer (in an emulation build, so the CUDA ones too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -10,8 +11,19 @@ status=0
 echo "== ctest (Release) =="
 ctest --test-dir build --output-on-failure -j2 --timeout 1500 || status=1
 
+# The CUDA backend on the CPU: kernels/cuda compiled as C++ against the emulation of CUDA, cuBLAS, cub and NCCL
+# (tests/cuda_emu); its shear, test_cuda_ops and test_nccl run every GPU test and the end-to-end ones (label
+# cuda-emu), under two thread orders where a race would show
+echo "== ctest -L cuda-emu (the CUDA backend, emulated on the CPU) =="
+cmake -S . -B build-emu -DCMAKE_BUILD_TYPE=Release -DSHEAR_CUDA_EMU=ON > build-emu.cmake.log 2>&1 \
+  || { cat build-emu.cmake.log; exit 1; }
+cmake --build build-emu -j"$(nproc)"
+ctest --test-dir build-emu -L cuda-emu --output-on-failure -j2 --timeout 1500 || status=1
+
 echo "== ctest -L unit (ASan + UBSan) =="
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSHEAR_SANITIZE=ON -DSHEAR_CUDA=OFF > build-asan.cmake.log 2>&1 \
+# an emulation build: the unit tests include the CUDA emulation's own and emu_cuda_ops_short (every CUDA op and the
+# whole model, emulated) under ASan
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSHEAR_SANITIZE=ON -DSHEAR_CUDA_EMU=ON > build-asan.cmake.log 2>&1 \
   || { cat build-asan.cmake.log; exit 1; }
 cmake --build build-asan -j"$(nproc)"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"

@@ -120,6 +120,12 @@ __global__ void oob_kernel(float *out, int n) {
     if (i <= n) out[i] = 1.0f; // off by one: writes out[n]
 }
 
+// adds zero one past the end: the bytes would come back as they were, were the guard not a signaling NaN
+__global__ void oob_add_zero_kernel(float *out, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i <= n) out[i] += 0.0f;
+}
+
 __global__ void big_static_kernel(float *out) {
     CUDA_SHARED(float, s, 13000); // 52 000 bytes: above the 48 KB of static shared memory
     s[threadIdx.x] = 1.0f;
@@ -188,6 +194,7 @@ static int scenario(const char *name) {
     }
     if (strcmp(name, "deadlock") == 0) CUDA_LAUNCH(deadlock_kernel, 2, 64, 0, 0, d);
     else if (strcmp(name, "oob") == 0) CUDA_LAUNCH(oob_kernel, 5, 256, 0, 0, d, 1024);
+    else if (strcmp(name, "oob_add_zero") == 0) CUDA_LAUNCH(oob_add_zero_kernel, 5, 256, 0, 0, d, 1024);
     else if (strcmp(name, "bigstatic") == 0) CUDA_LAUNCH(big_static_kernel, 1, 32, 0, 0, d);
     else if (strcmp(name, "hostptr") == 0) {
         static float host[16];
@@ -339,6 +346,11 @@ int main(int argc, char **argv) {
     rc = child("oob", "", &out);
     check(rc == 0 && out.find("out-of-bounds") != std::string::npos && out.find("oob_kernel") != std::string::npos,
           "a write one past the end of an allocation: reported after the kernel, naming it");
+    if (rc != 0) printf("%s", out.c_str());
+    rc = child("oob_add_zero", "", &out);
+    check(rc == 0 && out.find("out-of-bounds") != std::string::npos &&
+              out.find("oob_add_zero_kernel") != std::string::npos,
+          "adding zero one past the end (the guard's bytes would be unchanged but for its signaling NaN): reported");
     if (rc != 0) printf("%s", out.c_str());
     rc = child("bigstatic", "", &out);
     check(rc == 0 && out.find("static shared memory") != std::string::npos, "52 KB of static shared memory refused");

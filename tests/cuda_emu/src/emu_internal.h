@@ -1,5 +1,6 @@
-// Between the parts of the CUDA emulation: the launcher (emu_launch.cc, the execution model) asks the runtime
-// (emu_runtime.cc: device memory, errors, device facts) about pointers, limits and errors. Not seen by Shear.
+// Between the parts of the CUDA emulation: the launcher (emu_launch.cc, the execution model) and the NCCL
+// emulation (emu_nccl.cc) ask the runtime (emu_runtime.cc: device memory, errors, device facts) about pointers,
+// limits and errors; the emulation's own tests reach a few internals here. Not seen by Shear.
 #ifndef SHEAR_CUDA_EMU_INTERNAL_H
 #define SHEAR_CUDA_EMU_INTERNAL_H
 
@@ -35,6 +36,15 @@ int emu_func_max_dynamic_smem(const void *func);
 
 // Facts of the current device (cudaGetDeviceProperties of the selected device).
 const struct cudaDeviceProp *emu_device_prop(void);
+
+// CUDA_VISIBLE_DEVICES as the real runtime reads it: a comma list of physical indices below `physical`; the
+// first invalid entry (not a number, out of range, negative, listed before) ends the list, so "" and "-1" hide
+// every device. Writes up to max physical indices to out, returns how many are visible.
+int emu_parse_visible(const char *s, int physical, int *out, int max);
+
+// Writes the digest of device-to-host copies now ("copies N bytes B fnv1a HEX" to SHEAR_CUDA_EMU_DIGEST, %r the
+// MPI rank from the environment); a no-op without SHEAR_CUDA_EMU_DIGEST. Also runs at exit.
+void emu_digest_flush(void);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,16 @@
 // CUDA emulation, the runtime API of cuda_runtime_api.h on the CPU: errors (sticky after a fault, like a real
-// kernel fault), one emulated H100 SXM, device memory with guard zones and NaN poison, copies that check their
-// direction, synchronous streams and events, kernel attributes. The internal functions of emu_internal.h serve
-// the launcher (emu_launch.cc).
+// kernel fault), emulated H100 SXMs (SHEAR_CUDA_EMU_DEVICES of them, filtered by CUDA_VISIBLE_DEVICES, so that
+// several ranks on one node each drive their own), device memory with guard zones and NaN poison, copies that
+// check their direction, synchronous streams and events, kernel attributes, and the digest of every
+// device-to-host copy (SHEAR_CUDA_EMU_DIGEST, for the race finder tests/cuda_emu/orders.sh). The internal
+// functions of emu_internal.h serve the launcher (emu_launch.cc), the NCCL emulation and the tests.
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <map>
 #include <mutex>
@@ -16,8 +21,16 @@
 namespace {
 
 constexpr size_t GUARD = 256;           // bytes before and after every allocation
-constexpr unsigned char GUARD_BYTE = 0xa5;
+// The guard pattern is the float 0x7fa5a5a5, a signaling NaN, repeated at 4-byte alignment: a kernel that
+// reads past an end, adds zero and writes back (an off-by-one row whose contribution is all zeros) still
+// changes the bytes, because the FPU quiets the NaN (0x7fe5a5a5). A plain byte pattern would come back intact.
+constexpr uint32_t GUARD_WORD = 0x7fa5a5a5u;
+unsigned char guard_byte(const void *at) { return (unsigned char)(GUARD_WORD >> (8 * ((uintptr_t)at & 3))); }
+void guard_fill(unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = guard_byte(p + i);
+}
 constexpr size_t TOTAL_MEM = 80ull << 30; // an H100 80 GB
+constexpr int MAX_DEVICES = 64;
 
 std::mutex g_lock; // kernels run on OpenMP threads
 cudaError_t g_last = cudaSuccess, g_sticky = cudaSuccess;
@@ -25,18 +38,24 @@ std::map<const char *, size_t> g_allocs; // user address -> bytes
 size_t g_used = 0;
 std::map<const void *, int> g_max_dyn_smem;
 std::set<void *> g_handles; // live streams and events
-int g_device = 0;
+int g_device = 0; // index among the visible devices
 
 cudaError_t fail(cudaError_t e) {
     g_last = e;
     return e;
 }
 
-cudaDeviceProp make_prop() {
+// The facts of physical device `phys`. The UUID and PCI bus come from the physical index, as on a real node:
+// two processes that both see physical device 0 (CUDA_VISIBLE_DEVICES=0) see one UUID, which is how Shear and
+// NCCL detect two ranks sharing a GPU; ranks on devices 0 and 1 see two.
+cudaDeviceProp make_prop(int phys) {
     cudaDeviceProp p;
     memset(&p, 0, sizeof p);
     snprintf(p.name, sizeof p.name, "NVIDIA H100 80GB HBM3 (cuda-emu)");
     for (int i = 0; i < 16; i++) p.uuid.bytes[i] = (char)(0x5e + i);
+    p.uuid.bytes[14] = (char)(phys >> 8);
+    p.uuid.bytes[15] = (char)phys;
+    p.pciBusID = 0x18 + 0x10 * phys;
     p.totalGlobalMem = TOTAL_MEM;
     p.sharedMemPerBlock = 48 * 1024;
     p.sharedMemPerBlockOptin = 232448;
@@ -51,7 +70,75 @@ cudaDeviceProp make_prop() {
     p.l2CacheSize = 50 << 20;
     return p;
 }
-const cudaDeviceProp g_prop = make_prop();
+// The devices this process sees, read from the environment once, at the first call (as the real runtime
+// reads it at initialization): SHEAR_CUDA_EMU_DEVICES physical ones (default 8), CUDA_VISIBLE_DEVICES applied.
+struct Devices {
+    int count = 0;
+    cudaDeviceProp prop[MAX_DEVICES];
+    Devices() {
+        int physical = 8;
+        if (const char *s = getenv("SHEAR_CUDA_EMU_DEVICES")) {
+            char *end;
+            long v = strtol(s, &end, 10);
+            if (end == s || *end || v < 0 || v > MAX_DEVICES) {
+                fprintf(stderr, EMU_PREFIX "SHEAR_CUDA_EMU_DEVICES=%s is not a device count 0..%d\n", s, MAX_DEVICES);
+                exit(2);
+            }
+            physical = (int)v;
+        }
+        int map[MAX_DEVICES];
+        const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+        if (vis) count = emu_parse_visible(vis, physical, map, MAX_DEVICES);
+        else for (count = 0; count < physical; count++) map[count] = count;
+        for (int i = 0; i < count; i++) prop[i] = make_prop(map[i]);
+    }
+};
+
+const Devices &devices() {
+    static const Devices d; // thread-safe initialization
+    return d;
+}
+
+// cudaErrorNoDevice when no device is visible, cudaErrorInvalidDevice when dev is not one of them
+cudaError_t check_device(int dev) {
+    const int n = devices().count;
+    if (n == 0) return cudaErrorNoDevice;
+    return dev >= 0 && dev < n ? cudaSuccess : cudaErrorInvalidDevice;
+}
+
+// ---- the digest of device-to-host copies (SHEAR_CUDA_EMU_DIGEST) ----
+// What a run copied back from the device, in order, as one FNV-1a hash: orders.sh compares it across thread
+// orders. Written at exit (atexit covers return from main and exit() on an error path); plain globals only,
+// so the handler works whatever static destructors ran before it.
+std::mutex g_digest_lock;
+const char *g_digest_path = nullptr; // the template, or null when no digest is wanted
+pid_t g_digest_pid = 0;              // a forked child (no exec) shares the path: only this process writes it
+unsigned long long g_digest_hash = 1469598103934665603ull, g_digest_copies = 0, g_digest_bytes = 0;
+
+void digest_feed(const void *p, size_t n) {
+    if (!g_digest_path) return;
+    std::lock_guard<std::mutex> g(g_digest_lock);
+    const unsigned char *b = (const unsigned char *)p;
+    unsigned long long h = g_digest_hash;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    g_digest_hash = h;
+    g_digest_copies++;
+    g_digest_bytes += n;
+}
+
+void digest_at_exit() { emu_digest_flush(); }
+
+// Before main, so that a run with no copy at all still writes its (empty) digest.
+struct DigestInit {
+    DigestInit() {
+        g_digest_path = getenv("SHEAR_CUDA_EMU_DIGEST");
+        if (g_digest_path && !*g_digest_path) g_digest_path = nullptr;
+        if (!g_digest_path) return;
+        g_digest_path = strdup(g_digest_path);
+        g_digest_pid = getpid();
+        atexit(digest_at_exit);
+    }
+} g_digest_init;
 
 // The live allocation holding p, or end(); caller holds g_lock.
 std::map<const char *, size_t>::iterator find_alloc(const void *p) {
@@ -65,8 +152,8 @@ std::map<const char *, size_t>::iterator find_alloc(const void *p) {
 int guard_ok(const char *user, size_t bytes, long *where) {
     const unsigned char *lo = (const unsigned char *)user - GUARD, *hi = (const unsigned char *)user + bytes;
     for (size_t i = 0; i < GUARD; i++) {
-        if (lo[i] != GUARD_BYTE) { *where = -(long)(GUARD - i); return 0; }
-        if (hi[i] != GUARD_BYTE) { *where = (long)i; return 0; }
+        if (lo[i] != guard_byte(lo + i)) { *where = -(long)(GUARD - i); return 0; }
+        if (hi[i] != guard_byte(hi + i)) { *where = (long)i; return 0; }
     }
     return 1;
 }
@@ -124,7 +211,59 @@ int emu_func_max_dynamic_smem(const void *func) {
     return it == g_max_dyn_smem.end() ? 0 : it->second;
 }
 
-const cudaDeviceProp *emu_device_prop(void) { return &g_prop; }
+const cudaDeviceProp *emu_device_prop(void) {
+    static cudaDeviceProp none = make_prop(0); // no device visible: the launcher still needs limits
+    const Devices &d = devices();
+    return g_device < d.count ? &d.prop[g_device] : &none;
+}
+
+int emu_parse_visible(const char *s, int physical, int *out, int max) {
+    int n = 0;
+    while (n < max) {
+        while (isspace((unsigned char)*s)) s++;
+        if (!isdigit((unsigned char)*s)) break; // empty, "-1", "GPU-..." (UUIDs are not emulated): the list ends
+        char *end;
+        long v = strtol(s, &end, 10);
+        s = end;
+        while (isspace((unsigned char)*s)) s++;
+        if (*s && *s != ',') break; // "1x": invalid
+        if (v >= physical) break;
+        bool dup = false;
+        for (int i = 0; i < n; i++) dup = dup || out[i] == v;
+        if (dup) break; // a device listed twice: the list ends there too
+        out[n++] = (int)v;
+        if (!*s) break;
+        s++;
+    }
+    return n;
+}
+
+void emu_digest_flush(void) {
+    if (!g_digest_path || getpid() != g_digest_pid) return;
+    // exit() may come from a thread while another one copies: wait a little for the lock, never forever
+    bool locked = false;
+    for (int i = 0; i < 1000 && !(locked = g_digest_lock.try_lock()); i++) usleep(1000);
+    const unsigned long long copies = g_digest_copies, bytes = g_digest_bytes, hash = g_digest_hash;
+    if (locked) g_digest_lock.unlock();
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK");
+    if (!rank) rank = getenv("PMIX_RANK");
+    if (!rank) rank = getenv("PMI_RANK");
+    if (!rank) rank = "0";
+    char path[4096], tmp[4200];
+    size_t k = 0;
+    for (const char *t = g_digest_path; *t && k + 16 < sizeof path; t++) {
+        if (t[0] == '%' && t[1] == 'r') k += snprintf(path + k, sizeof path - k, "%.12s", rank), t++;
+        else path[k++] = *t;
+    }
+    path[k] = 0;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w"); // a temporary, then rename: a reader never sees half a line
+    if (!f || fprintf(f, "copies %llu bytes %llu fnv1a %016llx\n", copies, bytes, hash) < 0 || fclose(f) != 0 ||
+        rename(tmp, path) != 0) {
+        fprintf(stderr, EMU_PREFIX "cannot write the digest SHEAR_CUDA_EMU_DIGEST=%s to %s\n", g_digest_path, path);
+        remove(tmp);
+    }
+}
 
 // ---- the runtime API ----
 
@@ -179,38 +318,40 @@ cudaError_t cudaGetLastError(void) {
 cudaError_t cudaPeekAtLastError(void) { return g_last; }
 
 cudaError_t cudaGetDeviceCount(int *count) {
-    *count = 1;
-    return cudaSuccess;
+    *count = devices().count;
+    return *count ? cudaSuccess : fail(cudaErrorNoDevice); // as the real runtime: count 0 and an error
 }
 
 cudaError_t cudaSetDevice(int dev) {
-    if (dev != 0) return fail(cudaErrorInvalidDevice);
+    if (cudaError_t e = check_device(dev)) return fail(e);
     g_device = dev;
     return g_sticky;
 }
 
 cudaError_t cudaGetDevice(int *dev) {
+    if (cudaError_t e = check_device(0)) return fail(e);
     *dev = g_device;
     return cudaSuccess;
 }
 
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int dev) {
-    if (dev != 0) return fail(cudaErrorInvalidDevice);
-    *prop = g_prop;
+    if (cudaError_t e = check_device(dev)) return fail(e);
+    *prop = devices().prop[dev];
     return cudaSuccess;
 }
 
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev) {
-    if (dev != 0) return fail(cudaErrorInvalidDevice);
+    if (cudaError_t e = check_device(dev)) return fail(e);
+    const cudaDeviceProp &p = devices().prop[dev];
     switch (attr) {
-    case cudaDevAttrMaxThreadsPerBlock: *value = g_prop.maxThreadsPerBlock; break;
-    case cudaDevAttrMaxSharedMemoryPerBlock: *value = (int)g_prop.sharedMemPerBlock; break;
+    case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; break;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = (int)p.sharedMemPerBlock; break;
     case cudaDevAttrWarpSize: *value = 32; break;
     case cudaDevAttrClockRate: *value = 1980000; break;
-    case cudaDevAttrMultiProcessorCount: *value = g_prop.multiProcessorCount; break;
-    case cudaDevAttrComputeCapabilityMajor: *value = g_prop.major; break;
-    case cudaDevAttrComputeCapabilityMinor: *value = g_prop.minor; break;
-    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = (int)g_prop.sharedMemPerBlockOptin; break;
+    case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
+    case cudaDevAttrComputeCapabilityMajor: *value = p.major; break;
+    case cudaDevAttrComputeCapabilityMinor: *value = p.minor; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = (int)p.sharedMemPerBlockOptin; break;
     default: return fail(cudaErrorInvalidValue);
     }
     return cudaSuccess;
@@ -227,6 +368,7 @@ cudaError_t cudaDriverGetVersion(int *v) {
 }
 
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    if (cudaError_t e = check_device(0)) return fail(e);
     std::lock_guard<std::mutex> g(g_lock);
     *total_bytes = TOTAL_MEM;
     *free_bytes = TOTAL_MEM - g_used;
@@ -241,15 +383,16 @@ cudaError_t cudaDeviceSynchronize(void) {
 cudaError_t cudaMalloc(void **p, size_t bytes) {
     *p = nullptr;
     if (g_sticky) return g_sticky;
+    if (cudaError_t e = check_device(0)) return fail(e); // one host pool, but only where a device is visible
     std::lock_guard<std::mutex> g(g_lock);
     if (bytes > TOTAL_MEM - g_used) return fail(cudaErrorMemoryAllocation);
     const size_t body = (bytes + GUARD - 1) / GUARD * GUARD;
     char *base = (char *)aligned_alloc(GUARD, GUARD + body + GUARD);
     if (!base) return fail(cudaErrorMemoryAllocation);
     char *user = base + GUARD;
-    memset(base, GUARD_BYTE, GUARD);
+    guard_fill((unsigned char *)base, GUARD);
     memset(user, 0xff, bytes); // NaN: a read of memory nobody wrote shows in the result
-    memset(user + bytes, GUARD_BYTE, body - bytes + GUARD);
+    guard_fill((unsigned char *)user + bytes, body - bytes + GUARD);
     g_allocs[user] = bytes;
     g_used += bytes;
     *p = user;
@@ -301,6 +444,7 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
         return fail(cudaErrorInvalidValue);
     }
     memcpy(dst, src, bytes);
+    if (kind == cudaMemcpyDeviceToHost || (kind == cudaMemcpyDefault && src_dev && !dst_dev)) digest_feed(dst, bytes);
     return emu_check_guards("cudaMemcpy") ? cudaSuccess : g_sticky;
 }
 
@@ -404,7 +548,7 @@ cudaError_t cudaFuncSetAttribute_emu(const void *func, cudaFuncAttribute attr, i
     if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize && attr != cudaFuncAttributePreferredSharedMemoryCarveout)
         return fail(cudaErrorInvalidValue);
     if (attr == cudaFuncAttributePreferredSharedMemoryCarveout) return value >= -1 && value <= 100 ? cudaSuccess : fail(cudaErrorInvalidValue);
-    if (value < 0 || (size_t)value > g_prop.sharedMemPerBlockOptin) return fail(cudaErrorInvalidValue);
+    if (value < 0 || (size_t)value > emu_device_prop()->sharedMemPerBlockOptin) return fail(cudaErrorInvalidValue);
     std::lock_guard<std::mutex> g(g_lock);
     g_max_dyn_smem[func] = value;
     return cudaSuccess;
