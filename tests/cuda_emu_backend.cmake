@@ -9,6 +9,7 @@
 #                         the CPU backend's runs of train.cmake / prune.cmake (tolerances in compare_backends.sh)
 #   emu_zero_train, emu_resume_train, emu_watchdog_hang/die: ZeRO-1, exact resume and the failure paths with
 #                         NCCL collectives
+#   emu_generate_vs_cpu   shear generate --device cuda (KV cache and --no-cache) gives the CPU's greedy ids
 #   emu_mutant_*          each mutant of mutate.py must make the emulated attention tests fail
 if(SHEAR_CUDA_EMU)
   set(EMU_SRC ${CMAKE_CURRENT_SOURCE_DIR}/cuda_emu)
@@ -88,6 +89,12 @@ if(SHEAR_CUDA_EMU)
                          ENVIRONMENT "SHEAR_TEST_DEVICE=cuda;OMP_NUM_THREADS=1")
     list(APPEND EMU_TESTS emu_watchdog_${mode})
   endforeach()
+
+  # shear generate with --device cuda (the KV cache's decode ops on the CUDA backend) against --device cpu
+  add_test(NAME emu_generate_vs_cpu
+           COMMAND bash ${EMU_SRC}/generate_backends.sh $<TARGET_FILE:shear> ${EMU_DIR}/generate ${CMAKE_SOURCE_DIR})
+  set_tests_properties(emu_generate_vs_cpu PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1" TIMEOUT 600)
+  list(APPEND EMU_TESTS emu_generate_vs_cpu)
 
   # mutants: each a copy of one kernel source with one bug (mutate.py), linked into its own test_cuda_ops (the
   # mutant's object file takes the place of the library's); the emulated attention tests must fail on it
