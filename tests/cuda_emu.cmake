@@ -1,9 +1,10 @@
-# The CUDA emulation's execution model (tests/cuda_emu/src/emu_launch.cc) on kernels of its own
-# (cuda_emu/test_emu_kernels.cc): indices, barriers, shuffles, shared memory and its NaN poison, atomics, the
-# launch limits, and the faults it must report (deadlock, race under two thread orders, host pointer,
-# out-of-bounds write, bad shuffle mask, too much static shared memory). Label "unit" (so ASan runs it too) and
-# "cuda-emu". The emulation library (execution model and runtime) is test infrastructure: it lives here, with
-# the tests, and nothing of shear links it.
+# The CUDA emulation's own tests: its execution model (src/emu_launch.cc) on kernels of its own
+# (cuda_emu/test_emu_kernels.cc: indices, barriers, shuffles, shared memory and its NaN poison, atomics, the
+# launch limits, and the faults it must report: deadlock, race under two thread orders, host pointer,
+# out-of-bounds writes, bad shuffle mask, too much static shared memory), its runtime, cuBLAS and cub
+# (test_emu_runtime.cc) and its NCCL, devices and digest (test_emu_nccl.cc, 1-3 ranks). Labels "unit" (so ASan
+# runs them too) and "cuda-emu"; built in every build. The emulation library is test infrastructure: it lives
+# here, with the tests; only the -DSHEAR_CUDA_EMU=ON test build's shear links it, never a release one.
 enable_language(CXX ASM)
 set(CMAKE_CXX_STANDARD 17)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)

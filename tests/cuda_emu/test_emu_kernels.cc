@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "emu_test.h"
 #include "cuda_launch.cuh"
 
 static int passed = 0, failed = 0;
@@ -138,44 +139,12 @@ __global__ void empty_kernel(float *out) {
 
 // ---- helpers ----
 
-template <typename T> static T *dev(size_t n) {
-    void *p = nullptr;
-    if (cudaMalloc(&p, n * sizeof(T)) != cudaSuccess) {
-        printf("FAIL cudaMalloc\n");
-        exit(1);
-    }
-    return (T *)p;
-}
 
 template <typename T> static void get(T *h, const T *d, size_t n) {
     cudaMemcpy(h, d, n * sizeof(T), cudaMemcpyDeviceToHost);
 }
 
-static uint64_t fnv(const void *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
-    return h;
-}
 
-static std::string self_path;
-
-// Runs this program with `scenario` and extra environment; returns its exit status, output in *out.
-static int child(const char *scenario, const char *env, std::string *out) {
-    char tmp[] = "/tmp/emu_kernels_XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) return -1;
-    close(fd);
-    std::string cmd = std::string(env) + " '" + self_path + "' " + scenario + " > " + tmp + " 2>&1";
-    int rc = system(cmd.c_str());
-    FILE *f = fopen(tmp, "r");
-    out->clear();
-    char buf[4096];
-    size_t k;
-    while (f && (k = fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, k);
-    if (f) fclose(f);
-    remove(tmp);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
 
 // ---- scenarios run in a child: print what the parent checks, exit 0 when the emulation reported the fault ----
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "emu_test.h"
 #include "cuda_runtime_api.h"
 #include "emu_internal.h"
 #include "nccl.h"
@@ -32,14 +33,6 @@ static void check(bool ok, const char *what) {
 
 static bool has(const char *s, const char *part) { return s && strstr(s, part); }
 
-template <typename T> static T *dev(size_t n) {
-    void *p = nullptr;
-    if (cudaMalloc(&p, n * sizeof(T)) != cudaSuccess) {
-        printf("FAIL cudaMalloc of %zu bytes\n", n * sizeof(T));
-        exit(1);
-    }
-    return (T *)p;
-}
 
 template <typename T> static void up(T *d, const std::vector<T> &h) {
     cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice);
@@ -64,33 +57,10 @@ static bool same_on_all(const void *p, size_t bytes) {
     return true;
 }
 
-static unsigned long long fnv(const void *p, size_t n, unsigned long long h = 1469598103934665603ull) {
-    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
-    return h;
-}
 
 // rank q's float at index i: magnitudes that differ by rank, so the order of a sum shows in its bits
 static float val(int q, size_t i) { return (float)((i * 2654435761u) % 1000003) * 1e-3f * (q % 2 ? 1e4f : 1.0f) + q; }
 
-static std::string self_path;
-
-// Runs this program with `scenario` under extra environment; returns its exit status, its output in *out.
-static int child(const char *scenario, const std::string &env, std::string *out) {
-    char tmp[] = "/tmp/emu_nccl_XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) return -1;
-    close(fd);
-    std::string cmd = "env " + env + " '" + self_path + "' " + scenario + " > " + tmp + " 2>&1";
-    int rc = system(cmd.c_str());
-    FILE *f = fopen(tmp, "r");
-    out->clear();
-    char buf[4096];
-    size_t k;
-    while (f && (k = fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, k);
-    if (f) fclose(f);
-    remove(tmp);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
 
 static std::string read_file(const std::string &path) {
     std::string s;
@@ -112,7 +82,7 @@ static int scenario_devices() {
     for (int d = 0; d < n; d++) {
         cudaDeviceProp p;
         cudaGetDeviceProperties(&p, d);
-        printf("uuid %016llx\n", fnv(p.uuid.bytes, 16));
+        printf("uuid %016llx\n", (unsigned long long)fnv(p.uuid.bytes, 16));
     }
     printf("setdev1 %s\n", cudaGetErrorName(cudaSetDevice(1)));
     return 0;
@@ -193,7 +163,7 @@ static void test_digest() {
     char one[128], two[128];
     const unsigned long long h1 = fnv(h, 100);
     snprintf(one, sizeof one, "flushed copies 1 bytes 100 fnv1a %016llx\n", h1);
-    snprintf(two, sizeof two, "copies 2 bytes 140 fnv1a %016llx\n", fnv(h + 60, 40, h1));
+    snprintf(two, sizeof two, "copies 2 bytes 140 fnv1a %016llx\n", (unsigned long long)fnv(h + 60, 40, h1));
     check(rc == 3 && out.find(one) != std::string::npos, "digest: emu_digest_flush writes the copies so far");
     check(read_file(file) == two, "digest: rewritten at exit(3), %r the rank, device-to-device copies not in it");
     std::string names; // no temporary may stay behind

@@ -23,6 +23,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "emu_test.h"
 #include "emu_internal.h"
 
 static int passed = 0, failed = 0;
@@ -32,14 +33,6 @@ static void check(bool ok, const char *what) {
     (ok ? passed : failed)++;
 }
 
-template <typename T> static T *dev(size_t n) {
-    T *p = nullptr;
-    if (cudaMalloc(&p, n * sizeof(T)) != cudaSuccess) {
-        printf("FAIL cudaMalloc of %zu bytes\n", n * sizeof(T));
-        exit(1);
-    }
-    return p;
-}
 
 template <typename T> static T *dev_from(const std::vector<T> &h) {
     T *d = dev<T>(h.size());
@@ -72,25 +65,6 @@ template <typename F> static std::string stderr_of(F fn) {
     return s;
 }
 
-static std::string self_path;
-
-// Runs this program with `scenario`; returns its exit status, output in *out.
-static int child(const char *scenario, std::string *out) {
-    char tmp[] = "/tmp/emu_runtime_XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) return -1;
-    close(fd);
-    std::string cmd = "'" + self_path + "' " + scenario + " > " + tmp + " 2>&1";
-    int rc = system(cmd.c_str());
-    FILE *f = fopen(tmp, "r");
-    out->clear();
-    char buf[4096];
-    size_t k;
-    while (f && (k = fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, k);
-    if (f) fclose(f);
-    remove(tmp);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
 
 // A deterministic pseudo-random float in [-1, 1).
 static float rnd(unsigned &s) {
@@ -320,13 +294,13 @@ int main(int argc, char **argv) {
         cudaFree(c);
     }
     std::string out;
-    int rc = child("host_a", &out);
+    int rc = child("host_a", "", &out);
     check(rc == 0 && out.find(EMU_PREFIX "cublasGemmEx: operand A") != std::string::npos &&
               out.find("status CUBLAS_STATUS_EXECUTION_FAILED") != std::string::npos &&
               out.find("after cudaErrorIllegalAddress") != std::string::npos,
           "a host pointer as A: reported naming A, EXECUTION_FAILED, sticky cudaErrorIllegalAddress after");
     if (rc != 0) printf("%s", out.c_str());
-    rc = child("short_a", &out);
+    rc = child("short_a", "", &out);
     check(rc == 0 && out.find(EMU_PREFIX "cublasGemmEx: operand A") != std::string::npos,
           "A one float shorter than its span: reported as a fault");
     if (rc != 0) printf("%s", out.c_str());
