@@ -203,6 +203,8 @@ static int try_load(const Dist *d, const ShearOps *ops, const char *path, CkptSt
     // every item before reading any: a changed configuration is refused without touching the state
     for (int i = 0; i < s->n_items; i++) {
         ckpt_item_check(&s->items[i]);
+        s->items[i].absent = s->items[i].optional && H5Lexists(f, s->items[i].name, H5P_DEFAULT) <= 0;
+        if (s->items[i].absent) continue;
         int rc = check_item(f, path, &s->items[i], verify, err, errlen);
         if (rc) return rc;
     }
@@ -231,7 +233,7 @@ static int try_load(const Dist *d, const ShearOps *ops, const char *path, CkptSt
     H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     int rc = 0;
     for (int i = 0; i < s->n_items && rc == 0; i++)
-        rc = read_item(f, dxpl, d, ops, path, &s->items[i], verify, stage, err, errlen);
+        if (!s->items[i].absent) rc = read_item(f, dxpl, d, ops, path, &s->items[i], verify, stage, err, errlen);
     H5Pclose(dxpl);
     free(stage);
     if (rc) {

@@ -146,7 +146,7 @@ static int eval_deck(const Dist *dist, CliOption *o, const char *deck_path, cons
 
     double loss_sum[STORE_MAX_DOMAINS], tokens[STORE_MAX_DOMAINS];
     double t0 = shear_now();
-    eval_domains(dist, &m, &store, dom, nd, T, max_seqs, NULL, loss_sum, tokens);
+    eval_domains(dist, &m, &store, dom, nd, T, max_seqs, NULL, loss_sum, tokens, NULL, NULL);
     double secs = shear_now() - t0, avg = 0, total = 0;
     for (int i = 0; i < nd; i++) {
         avg += loss_sum[i] / tokens[i] / nd;

@@ -97,6 +97,15 @@ const DeckKey DECK_SCHEMA[] = {
     KEY_STR(dbl, scaling_file, "", "CSV for the scaling-law fit: header params,<domains>; one row per model"),
     KEY_INT(dbl, eval_seqs, "0", 0, INT_MAX, "eval sequences scored per domain at each update; 0 = all"),
 
+    KEY_STR(distill, teacher, "",
+            "teacher model file (shear train / prune): its logits guide the student; \"\" = no distillation"),
+    KEY_NUM(distill, alpha, "0.5", 0, 1, "loss = alpha KD + (1 - alpha) LM; 0 = plain training (the teacher still "
+            "runs, kd_loss is logged)"),
+    KEY_NUM(distill, temperature, "1", 1e-3, 1e3,
+            "T of the KD term T^2 KL(softmax(teacher / T) || softmax(student / T))"),
+    KEY_INT(distill, topk, "0", 0, INT_MAX,
+            "0 = KD over the full vocabulary; k = over the teacher's k largest logits per position, renormalised"),
+
     KEY_STR(run, out_dir, "runs/out", "folder for metrics, checkpoints and the final model"),
     KEY_INT(run, log_every, "1", 1, INT_MAX, "progress line every N steps"),
     KEY_INT(run, threads, "0", 0, 1024, "OpenMP threads per rank; 0 = OMP_NUM_THREADS or cores / local ranks"),

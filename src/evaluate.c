@@ -17,14 +17,16 @@ static void fill_row(const Model *m, int b, const int32_t *seq, int len, int32_t
 }
 
 void eval_domains(const Dist *d, Model *m, const TokenStore *s, const int *store_idx, int n_domains, int T,
-                  int max_seqs, const ModelGates *gates, double *loss_sum, double *tokens) {
+                  int max_seqs, const ModelGates *gates, double *loss_sum, double *tokens, Distill *kd,
+                  double *kd_sum) {
+    const int with_kd = kd && kd->on;
     SHEAR_CHECK(T >= 2 && T <= m->T, "eval: %d tokens per sequence; the model's activations hold 2 to %d", T, m->T);
     SHEAR_CHECK(T <= s->seq_len, "eval: %d tokens per sequence but the token store's sequences have %d", T,
                 s->seq_len);
     int32_t *seq = shear_malloc((size_t)s->seq_len * sizeof(int32_t)); // [store seq_len]
     int32_t *tok = shear_malloc((size_t)m->B * m->T * sizeof(int32_t)); // [B, m->T]
     int32_t *tgt = shear_malloc((size_t)m->B * m->T * sizeof(int32_t)); // [B, m->T]
-    double *acc = shear_calloc(2 * (size_t)n_domains, sizeof(double)); // [2, n_domains] loss sums, then counts
+    double *acc = shear_calloc(3 * (size_t)n_domains, sizeof(double)); // [3, n_domains] loss, count, KD sums
     for (int i = 0; i < n_domains; i++) {
         int dom = store_idx[i];
         SHEAR_CHECK(dom >= 0 && dom < s->n_domains, "eval: domain index %d; the store has %d domains", dom,
@@ -39,14 +41,21 @@ void eval_domains(const Dist *d, Model *m, const TokenStore *s, const int *store
                 store_read(s, dom, 1, s0 + (size_t)b, seq);
                 fill_row(m, b, seq, T, tok, tgt);
             }
-            acc[i] += model_forward(m, B, tok, tgt, gates, NULL, NULL);
+            if (with_kd) {
+                double kds = 0;
+                acc[i] += model_forward_kd(m, B, tok, tgt, gates, distill_teacher(kd, B, tok, tgt), &kds);
+                acc[2 * n_domains + i] += kds;
+            } else {
+                acc[i] += model_forward(m, B, tok, tgt, gates, NULL, NULL);
+            }
             acc[n_domains + i] += (double)B * (T - 1);
         }
     }
-    dist_sum_doubles(d, acc, 2 * n_domains);
+    dist_sum_doubles(d, acc, 3 * n_domains);
     for (int i = 0; i < n_domains; i++) {
         loss_sum[i] = acc[i];
         tokens[i] = acc[n_domains + i];
+        if (with_kd && kd_sum) kd_sum[i] = acc[2 * n_domains + i];
     }
     free(acc);
     free(tgt);

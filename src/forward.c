@@ -178,8 +178,27 @@ double model_forward(Model *m, int B, const int32_t *tokens, const int32_t *targ
     return loss;
 }
 
+const float *model_forward_hidden(Model *m, int B, const int32_t *tokens, const int32_t *targets) {
+    upload_batch(m, B, tokens, targets);
+    forward_blocks(m, B, NULL);
+    return m->xnf;
+}
+
+double model_forward_kd(Model *m, int B, const int32_t *tokens, const int32_t *targets, const ModelGates *gates,
+                        const ShearKD *kd, double *kd_sum) {
+    upload_batch(m, B, tokens, targets);
+    forward_blocks(m, B, gates);
+    return m->ops->classifier_kd(NULL, NULL, kd_sum, m->xnf, W(m, m->table.n - 1), m->targets, (size_t)B * m->T,
+                                 m->cfg.dim, m->cfg.vocab, 0.0f, kd);
+}
+
 double model_forward_backward(Model *m, int B, const int32_t *tokens, const int32_t *targets,
                               const ModelGates *gt, float dscale) {
+    return model_forward_backward_kd(m, B, tokens, targets, gt, dscale, NULL, NULL);
+}
+
+double model_forward_backward_kd(Model *m, int B, const int32_t *tokens, const int32_t *targets,
+                                 const ModelGates *gt, float dscale, const ShearKD *kd, double *kd_sum) {
     const ShearOps *o = m->ops;
     const ModelConfig *c = &m->cfg;
     int T = m->T, d = c->dim, H = c->n_heads, Hkv = c->n_kv_heads, hd = c->head_dim, I = c->intermediate;
@@ -191,7 +210,10 @@ double model_forward_backward(Model *m, int B, const int32_t *tokens, const int3
     // classifier: loss, d(lm_head), and d(final norm output) into dxn
     int nf = m->table.n - 2, nh = m->table.n - 1;
     o->zero(m->dxn, nd * sizeof(float));
-    double loss = o->classifier(m->dxn, G(m, nh), NULL, NULL, m->xnf, W(m, nh), m->targets, N, d, c->vocab, dscale);
+    double loss = kd ? o->classifier_kd(m->dxn, G(m, nh), kd_sum, m->xnf, W(m, nh), m->targets, N, d, c->vocab,
+                                        dscale, kd)
+                     : o->classifier(m->dxn, G(m, nh), NULL, NULL, m->xnf, W(m, nh), m->targets, N, d, c->vocab,
+                                     dscale);
     o->zero(m->dx, nd * sizeof(float));
     const float *zh = gt ? gt->hidden : NULL;
     float *dzh = gt ? gt->d_hidden : NULL;

@@ -38,14 +38,24 @@ size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int recompute) {
     return f * sizeof(float) + 2 * N * sizeof(int32_t); // + tokens, targets
 }
 
-size_t memest_classifier_bytes(const ModelConfig *c, int B, int T, int cuda) {
-    // the chunk rule of kernels/cpu/cpu_classifier.c and kernels/cuda/cuda_classifier.cu
-    size_t N = (size_t)B * T, V = (size_t)c->vocab;
+// Rows per classifier chunk: the rule of kernels/cpu/cpu_classifier.c and kernels/cuda/cuda_classifier.cu.
+static size_t chunk_rows(size_t N, size_t V, int cuda) {
     size_t cap = cuda ? (size_t)1 << 24 : (size_t)1 << 22, min_rows = cuda ? 1 : 64;
     size_t chunk = cap / V;
     if (chunk < min_rows) chunk = min_rows;
-    if (chunk > N) chunk = N;
+    return chunk > N ? N : chunk;
+}
+
+size_t memest_classifier_bytes(const ModelConfig *c, int B, int T, int cuda) {
+    size_t V = (size_t)c->vocab, chunk = chunk_rows((size_t)B * T, V, cuda);
     return chunk * V * sizeof(float) + chunk * sizeof(double); // [chunk, V] logits, [chunk] losses
+}
+
+size_t memest_kd_bytes(const ModelConfig *c, int B, int T, int cuda, int topk) {
+    size_t V = (size_t)c->vocab, chunk = chunk_rows((size_t)B * T, V, cuda);
+    size_t k = topk > 0 ? ((size_t)topk < V ? (size_t)topk : V) : 0;
+    // [chunk, V] teacher logits, [chunk] KD losses, and the CPU's top-k heaps [chunk, k] (value, id)
+    return chunk * V * sizeof(float) + chunk * sizeof(double) + (cuda ? 0 : chunk * k * (sizeof(float) + sizeof(int)));
 }
 
 size_t memest_mask_gates(const ModelConfig *src, char names[][32], int n_names) {
@@ -88,7 +98,13 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
     e->workspace = memest_classifier_bytes(&p->cfg, B, p->T, p->cuda);
     // the reference model is created with the same micro-batch and seq_len (src/run_dbl.c), without recompute
     if (p->ref_eval) e->reference = 2 * P * sizeof(float) + memest_acts_bytes(&p->cfg, B, p->T, 0);
-    e->total = e->weights + e->grads + e->optim + e->masks + e->acts + e->workspace + e->reference;
+    if (p->teacher) {
+        param_table_build(&t, &p->teacher_cfg);
+        e->teacher = t.total * sizeof(float) + memest_acts_bytes(&p->teacher_cfg, B, p->T, 1) +
+                     memest_kd_bytes(&p->teacher_cfg, B, p->T, p->cuda, p->topk);
+        param_table_free(&t);
+    }
+    e->total = e->weights + e->grads + e->optim + e->masks + e->acts + e->workspace + e->reference + e->teacher;
 }
 
 int memest_fit_micro_batch(const MemPlan *p, int global_batch, size_t avail) {
@@ -173,7 +189,7 @@ void memest_fmt_bytes(char *buf, size_t len, double bytes) {
 
 // "weights X, grads X, optim X, [masks X,] activations X (micro-batch B x T), workspace X[, reference X]"
 static void fmt_parts(char *buf, size_t len, const MemEstimate *e, int zero) {
-    char w[32], g[32], o[32], m[32], a[32], ws[32], r[32];
+    char w[32], g[32], o[32], m[32], a[32], ws[32], r[32], te[32];
     memest_fmt_bytes(w, sizeof w, (double)e->weights);
     memest_fmt_bytes(g, sizeof g, (double)e->grads);
     memest_fmt_bytes(o, sizeof o, (double)e->optim);
@@ -181,13 +197,15 @@ static void fmt_parts(char *buf, size_t len, const MemEstimate *e, int zero) {
     memest_fmt_bytes(a, sizeof a, (double)e->acts);
     memest_fmt_bytes(ws, sizeof ws, (double)e->workspace);
     memest_fmt_bytes(r, sizeof r, (double)e->reference);
+    memest_fmt_bytes(te, sizeof te, (double)e->teacher);
     size_t n = (size_t)snprintf(buf, len, "weights %s, grads %s, optim %s%s, ", w, g, o,
                                 zero ? " (ZeRO-1 shard + buffers)" : "");
     if (e->masks && n < len) n += (size_t)snprintf(buf + n, len - n, "masks %s, ", m);
     if (n < len)
         n += (size_t)snprintf(buf + n, len - n, "activations %s (micro-batch %d x %d), classifier chunk %s", a, e->B,
                               e->T, ws);
-    if (e->reference && n < len) snprintf(buf + n, len - n, ", DBL reference model %s", r);
+    if (e->reference && n < len) n += (size_t)snprintf(buf + n, len - n, ", DBL reference model %s", r);
+    if (e->teacher && n < len) snprintf(buf + n, len - n, ", distillation teacher %s", te);
 }
 
 void memest_run_check(const MemPlan *p, const Dist *dist, int micro_batch, int global_batch, const char *deck_path) {

@@ -34,7 +34,9 @@ FILE *metrics_open(const Dist *dist, const Deck *d, int resume_step) {
 void metrics_step(FILE *f, const MetricsStep *r) {
     if (!f) return;
     const Masks *mk = r->masks;
-    fprintf(f, "{\"event\":\"step\",\"step\":%d,\"%s\":%.9g", r->step, mk ? "lm_loss" : "loss", r->loss);
+    fprintf(f, "{\"event\":\"step\",\"step\":%d,\"%s\":%.9g", r->step, mk && !r->distill ? "lm_loss" : "loss",
+            r->loss);
+    if (r->distill) fprintf(f, ",\"lm_loss\":%.9g,\"kd_loss\":%.9g", r->lm_loss, r->kd_loss);
     if (mk) fprintf(f, ",\"lagrangian\":%.9g", r->stats->lagrangian);
     fprintf(f, ",\"lr\":%.9g,\"grad_norm\":%.9g", r->lr, r->grad_norm);
     if (mk) fprintf(f, ",\"expected_params\":%.1f", r->stats->expected_params);
@@ -63,11 +65,12 @@ static void put_map(FILE *f, const char *key, int k, const char names[][DBL_NAME
     fputc('}', f);
 }
 
-void metrics_dbl(FILE *f, int step, int k, const char names[][DBL_NAME_LEN], const double *loss, const double *ref,
-                 const double *w_before, const double *w_after) {
+void metrics_dbl(FILE *f, int step, int k, const char names[][DBL_NAME_LEN], const double *loss, const double *kd,
+                 const double *ref, const double *w_before, const double *w_after) {
     if (!f) return;
     fprintf(f, "{\"event\":\"dbl\",\"step\":%d", step);
     put_map(f, "losses", k, names, loss, "%.17g");
+    if (kd) put_map(f, "kd_losses", k, names, kd, "%.17g");
     put_map(f, "reference", k, names, ref, "%.17g");
     put_map(f, "weights_before", k, names, w_before, "%.17g");
     put_map(f, "weights_after", k, names, w_after, "%.17g");
@@ -98,10 +101,12 @@ void metrics_masks(FILE *f, const Masks *mk, int step) {
     fflush(f);
 }
 
-void metrics_eval(FILE *f, int step, int k, const char names[][DBL_NAME_LEN], const double *loss, double average) {
+void metrics_eval(FILE *f, int step, int k, const char names[][DBL_NAME_LEN], const double *loss, const double *kd,
+                  double average) {
     if (!f) return;
     fprintf(f, "{\"event\":\"eval\",\"step\":%d", step);
     put_map(f, "losses", k, names, loss, "%.9g");
+    if (kd) put_map(f, "kd_losses", k, names, kd, "%.9g");
     fprintf(f, ",\"average_loss\":%.9g}\n", average);
     fflush(f);
 }

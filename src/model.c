@@ -86,7 +86,7 @@ size_t model_param_count(const ModelConfig *c) {
     return 2 * (size_t)c->vocab * d + d + (size_t)c->n_layers * per_layer;
 }
 
-void model_create(Model *m, const ShearOps *ops, const ModelConfig *c) {
+static void create(Model *m, const ShearOps *ops, const ModelConfig *c, int grads) {
     memset(m, 0, sizeof *m);
     char err[256];
     if (model_config_check(c, err, sizeof err)) SHEAR_DIE("bad model shape: %s", err);
@@ -94,8 +94,12 @@ void model_create(Model *m, const ShearOps *ops, const ModelConfig *c) {
     m->ops = ops;
     param_table_build(&m->table, c);
     m->w = ops->alloc(m->table.total * sizeof(float));
-    m->g = ops->alloc(m->table.total * sizeof(float));
+    if (grads) m->g = ops->alloc(m->table.total * sizeof(float));
 }
+
+void model_create(Model *m, const ShearOps *ops, const ModelConfig *c) { create(m, ops, c, 1); }
+
+void model_create_frozen(Model *m, const ShearOps *ops, const ModelConfig *c) { create(m, ops, c, 0); }
 
 void model_init_weights(Model *m, uint64_t seed, float std) {
     size_t maxn = 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "shear/common.h"
+#include "shear/distill.h"
 #include "shear/flops.h"
 #include "shear/memest.h"
 #include "shear/metrics.h"
@@ -24,8 +25,10 @@ RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const Mod
     const int on_cuda = ops->is_device; // the memory estimate and the peak FLOP/s are the device's
     // prune and train with DBL against the source keep a second (reference) model during the first evaluation
     const int ref_model = strcmp(d->dbl_rule, "constant") != 0 && strcmp(d->dbl_reference, "source") == 0;
-    MemPlan plan = {*cfg, d->train_seq_len, dist->size, d->run_zero, (size_t)d->run_zero_bucket, mask_gates,
-                    ref_model, on_cuda, d->run_recompute};
+    MemPlan plan = {.cfg = *cfg, .T = d->train_seq_len, .ranks = dist->size, .zero = d->run_zero,
+                    .zero_bucket = (size_t)d->run_zero_bucket, .mask_gates = mask_gates, .ref_eval = ref_model,
+                    .cuda = on_cuda, .recompute = d->run_recompute, .topk = d->distill_topk};
+    plan.teacher = distill_teacher_config(d, &plan.teacher_cfg);
     memest_run_check(&plan, dist, d->train_micro_batch, d->train_global_batch, d->path);
     RunPlan p;
     p.peak = flops_run_peak_tflops(d->run_peak_tflops, on_cuda, p.peak_what, sizeof p.peak_what);

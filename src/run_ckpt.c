@@ -7,12 +7,17 @@
 #include "shear/stop.h"
 
 void run_ckpt_init(RunCkpt *r, const char *phase, const Deck *d, Model *m, AdamW *opt, Sampler *s, DblRun *dbl,
-                   Masks *mk) {
+                   Masks *mk, const Distill *kd) {
     memset(r, 0, sizeof *r);
     r->opt = opt;
     r->sampler = s;
     r->masks = mk;
     r->dbl = dbl;
+    r->distill = kd;
+    if (kd && kd->on) {
+        r->teacher_hash = (int64_t)kd->hash; // uint64 stored bit for bit
+        memcpy(r->teacher_path, kd->path, strlen(kd->path)); // NUL-padded: the array was zeroed
+    }
     CkptItems *l = &r->items;
     ckpt_items_add_params(l, "weights", &m->table, m->w);
     if (!opt->sharded) {
@@ -45,6 +50,11 @@ void run_ckpt_init(RunCkpt *r, const char *phase, const Deck *d, Model *m, AdamW
         ckpt_items_add(l, "masks/lambda_v", mk->lambda_v, 0, CKPT_F32, MASK_TYPES, 2);
         ckpt_items_add(l, "masks/t", &r->masks_t, 0, CKPT_I64, 1, 0);
     }
+    // optional: checkpoints of runs before distillation existed load as "no teacher"
+    ckpt_items_add(l, "distill/teacher_hash", &r->teacher_hash, 0, CKPT_I64, 1, 0);
+    l->items[l->n - 1].optional = 1;
+    ckpt_items_add(l, "distill/teacher_path", r->teacher_path, 0, CKPT_I64, DECK_PATH_LEN / 8, 0);
+    l->items[l->n - 1].optional = 1;
     r->cs.phase = phase;
     r->cs.deck_text = d->text;
     r->cs.config = &m->cfg;
@@ -53,16 +63,51 @@ void run_ckpt_init(RunCkpt *r, const char *phase, const Deck *d, Model *m, AdamW
     stop_install(d->run_walltime);
 }
 
+// The run's teacher (hash, path; 0 and "" for none) against the one the checkpoint was trained with.
+static void check_teacher(RunCkpt *r, const char *from, int64_t hash, const char *path) {
+    const CkptItem *it = r->cs.items;
+    int absent = 0;
+    for (int i = 0; i < r->cs.n_items; i++)
+        if (strcmp(it[i].name, "distill/teacher_hash") == 0) absent = it[i].absent;
+    int64_t was = absent ? 0 : r->teacher_hash;
+    char was_path[DECK_PATH_LEN + 1] = {0};
+    if (!absent) memcpy(was_path, r->teacher_path, DECK_PATH_LEN);
+    if (was != hash) {
+        if (!was)
+            SHEAR_DIE("%s was trained without distillation, this run distils from '%s'; expected the same objective: "
+                      "resume with distill.teacher: \"\", or start over in a new run.out_dir", from, path);
+        if (!hash)
+            SHEAR_DIE("%s was trained with distillation from '%s', this run has no teacher; expected the same "
+                      "objective: resume with distill.teacher: %s, or start over in a new run.out_dir", from, was_path,
+                      was_path);
+        SHEAR_DIE("%s was trained with the teacher '%s' (weights hash %016llx), this run's teacher '%s' has the "
+                  "weights hash %016llx; expected the same teacher: resume with the model the run started with, or "
+                  "start over in a new run.out_dir", from, was_path, (unsigned long long)was, path,
+                  (unsigned long long)hash);
+    }
+    if (hash && strcmp(was_path, path) != 0)
+        shear_warn("the teacher moved: %s was trained with '%s', this run reads '%s' (the same weights)", from,
+                   was_path, path);
+    // the checkpoint's values now stand for this run's teacher again (what the next save writes)
+    r->teacher_hash = hash;
+    memset(r->teacher_path, 0, sizeof r->teacher_path);
+    memcpy(r->teacher_path, path, strlen(path));
+}
+
 int run_ckpt_resume(RunCkpt *r, const Dist *dist, const ShearOps *ops, const Deck *d, long long *tokens) {
     Sampler *s = r->sampler;
     uint64_t n_seqs[SAMPLER_MAX_DOMAINS];
     memcpy(n_seqs, s->n_seqs, sizeof n_seqs);
     char from[DECK_PATH_LEN + 64];
+    const int64_t hash = r->teacher_hash; // this run's teacher, before the load overwrites it
+    char path[DECK_PATH_LEN + 1] = {0};
+    memcpy(path, r->teacher_path, DECK_PATH_LEN);
     if (ckpt_load_latest_good(dist, ops, d->run_out_dir, &r->cs, d->run_verify, d->run_fallback, from, sizeof from) != 0) {
         r->cs.deck_text = d->text;
         *tokens = 0;
         return 0;
     }
+    check_teacher(r, from, hash, path);
     for (int i = 0; i < s->n_domains; i++)
         if (s->cursor[i] > s->n_seqs[i]) // a cursor the sampler never leaves: the state was not written by a run
             SHEAR_DIE("%s: sampler/cursor of domain %d is %llu, beyond its %llu train sequences; expected at most "

@@ -11,17 +11,23 @@
 #include "shear/watchdog.h"
 
 // Per-domain mean losses of m on the eval splits; identical on every rank.
+// Per-domain mean LM loss [k]; kd [k] (NULL, or with the run's teacher on) the mean KD loss.
 static void domain_losses(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data,
-                          const ModelGates *gates, int eval_T, double *loss) {
-    double sum[DBL_MAX_DOMAINS], tok[DBL_MAX_DOMAINS];
-    eval_domains(dist, m, &data->store, data->dom, r->k, eval_T, d->dbl_eval_seqs, gates, sum, tok);
+                          const ModelGates *gates, int eval_T, double *loss, double *kd) {
+    double sum[DBL_MAX_DOMAINS], tok[DBL_MAX_DOMAINS], kds[DBL_MAX_DOMAINS];
+    eval_domains(dist, m, &data->store, data->dom, r->k, eval_T, d->dbl_eval_seqs, gates, sum, tok,
+                 kd ? r->distill : NULL, kds);
     for (int i = 0; i < r->k; i++) {
         if (tok[i] <= 0)
             SHEAR_DIE("token store '%s': domain '%s' has no eval sequences; dynamic batch loading and the final "
                       "evaluation need them (prep.eval_seqs > 0)", d->data_store, r->names[i]);
         loss[i] = sum[i] / tok[i];
+        if (kd) kd[i] = kds[i] / tok[i];
     }
 }
+
+// The KD losses' buffer when the run distils, else NULL (the records then have no kd field).
+static double *kd_out(const DblRun *r, double *buf) { return r->distill && r->distill->on ? buf : NULL; }
 
 void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *ops, const RunData *data,
                   size_t target_params, int eval_T) {
@@ -57,7 +63,7 @@ void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *op
         model_create(&src, ops, &c); // on the run's backend: a GPU run evaluates the source on the GPU
         modelfile_load_weights(d->prune_source, &src);
         model_alloc_acts(&src, d->train_micro_batch, eval_T);
-        domain_losses(r, d, dist, &src, data, NULL, eval_T, r->ref);
+        domain_losses(r, d, dist, &src, data, NULL, eval_T, r->ref, NULL);
         model_free(&src);
     }
     for (int i = 0; i < k; i++)
@@ -76,13 +82,13 @@ int dbl_run_due(const DblRun *r, const Deck *d, int step) {
 
 void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data,
                     const ModelGates *gates, int eval_T, int step, FILE *metrics) {
-    double loss[DBL_MAX_DOMAINS], w_new[DBL_MAX_DOMAINS];
-    domain_losses(r, d, dist, m, data, gates, eval_T, loss);
+    double loss[DBL_MAX_DOMAINS], w_new[DBL_MAX_DOMAINS], kdb[DBL_MAX_DOMAINS], *kd = kd_out(r, kdb);
+    domain_losses(r, d, dist, m, data, gates, eval_T, loss, kd);
     if (dist->rank == 0) {
         char err[512];
         if (dbl_update(r->rule, r->w, loss, r->ref, r->k, d->dbl_eta, d->dbl_smoothing, w_new, err, sizeof err))
             SHEAR_DIE("dynamic batch loading at step %d: %s", step, err);
-        metrics_dbl(metrics, step, r->k, r->names, loss, r->ref, r->w, w_new);
+        metrics_dbl(metrics, step, r->k, r->names, loss, kd, r->ref, r->w, w_new);
         shear_log("dbl: step %d | domain loss-ref -> weight:", step);
         for (int i = 0; i < r->k; i++) shear_log(" %s %+.3f -> %.4f", r->names[i], loss[i] - r->ref[i], w_new[i]);
         shear_log("\n");
@@ -98,17 +104,22 @@ void dbl_run_update(DblRun *r, const Deck *d, const Dist *dist, Model *m, const 
 
 void dbl_run_final_eval(const DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data,
                         const ModelGates *gates, int eval_T, int step, FILE *metrics) {
-    double loss[DBL_MAX_DOMAINS];
-    domain_losses(r, d, dist, m, data, gates, eval_T, loss);
+    double loss[DBL_MAX_DOMAINS], kdb[DBL_MAX_DOMAINS], *kd = kd_out(r, kdb);
+    domain_losses(r, d, dist, m, data, gates, eval_T, loss, kd);
     if (dist->rank != 0) return;
-    double avg = 0;
-    shear_log("final evaluation (eval splits):\n  %-14s %9s %10s\n", "domain", "loss", "ppl");
+    double avg = 0, kd_avg = 0;
+    shear_log("final evaluation (eval splits):\n  %-14s %9s %10s%s\n", "domain", "loss", "ppl", kd ? "   kd_loss" : "");
     for (int i = 0; i < r->k; i++) {
-        shear_log("  %-14s %9.4f %10.2f\n", r->names[i], loss[i], exp(loss[i]));
+        shear_log("  %-14s %9.4f %10.2f", r->names[i], loss[i], exp(loss[i]));
+        if (kd) shear_log(" %9.4f", kd[i]);
+        shear_log("\n");
         avg += loss[i] / r->k;
+        if (kd) kd_avg += kd[i] / r->k;
     }
-    shear_log("  %-14s %9.4f %10.2f\n", "average", avg, exp(avg));
-    metrics_eval(metrics, step, r->k, r->names, loss, avg);
+    shear_log("  %-14s %9.4f %10.2f", "average", avg, exp(avg));
+    if (kd) shear_log(" %9.4f", kd_avg);
+    shear_log("\n");
+    metrics_eval(metrics, step, r->k, r->names, loss, kd, avg);
 }
 
 void dbl_run_free(DblRun *r) {

@@ -49,7 +49,9 @@ static void report(void *ctx, MetricsStep *r, char *line, size_t len) {
     const MaskStats *st = &h->stats;
     r->masks = mk;
     r->stats = st;
-    size_t o = (size_t)snprintf(line, len, "lm %.4f | lag %+.4f | sparsity", r->loss, h->lagrangian);
+    size_t o = r->distill ? (size_t)snprintf(line, len, "loss %.4f (lm %.4f kd %.4f) | lag %+.4f | sparsity", r->loss,
+                                             r->lm_loss, r->kd_loss, h->lagrangian)
+                          : (size_t)snprintf(line, len, "lm %.4f | lag %+.4f | sparsity", r->loss, h->lagrangian);
     for (int t = 0; t < MASK_TYPES && o < len; t++)
         if (mk->on[t])
             o += (size_t)snprintf(line + o, len - o, " %s %.3f/%.3f (lambda %+.2f %+.2f)", MASK_NAMES[t],

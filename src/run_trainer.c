@@ -20,6 +20,7 @@ void trainer_open(Trainer *t) {
     zero_init(&t->zero, t->dist, t->ops, t->model->table.total, d->run_zero, (size_t)d->run_zero_bucket);
     zero_adamw_create(&t->zero, &t->opt);
     run_data_open(&t->data, d, t->model->cfg.vocab);
+    distill_open(&t->distill, d, t->ops, &t->model->cfg, d->train_micro_batch, d->train_seq_len);
 }
 
 int trainer_resume(Trainer *t, size_t target_params, const char *final_path) {
@@ -28,7 +29,8 @@ int trainer_resume(Trainer *t, size_t target_params, const char *final_path) {
     snprintf(what, sizeof what, "shear %s", t->stage);
     zero_log_memory(&t->zero, what);
     dbl_run_init(&t->dbl, d, t->dist, t->ops, &t->data, target_params, d->train_seq_len);
-    run_ckpt_init(&t->ckpt, t->stage, d, t->model, &t->opt, &t->data.sampler, &t->dbl, t->masks);
+    t->dbl.distill = &t->distill;
+    run_ckpt_init(&t->ckpt, t->stage, d, t->model, &t->opt, &t->data.sampler, &t->dbl, t->masks, &t->distill);
     t->tokens = 0;
     t->start = run_ckpt_resume(&t->ckpt, t->dist, t->ops, d, &t->tokens);
     if (t->start >= d->train_steps && shear_file_exists(final_path)) {
@@ -68,6 +70,7 @@ int trainer_run(Trainer *t) {
                         (float)d->optim_weight_decay, (float)d->optim_grad_clip};
     const int cosine = strcmp(d->optim_schedule, "cosine") == 0;
     const char *lr_keys = t->hooks && t->hooks->lr_keys ? t->hooks->lr_keys : "optim.lr";
+    const int kd_on = t->distill.on;
     int rc = 0;
     t->t_start = shear_now();
     shear_errors_shared(0); // from here on errors can be one rank's (its data, its device): each names its rank
@@ -83,18 +86,28 @@ int trainer_run(Trainer *t) {
             run_log_epochs(&t->data, new_epoch, step, t->metrics);
         ops->zero(m->g, m->table.total * sizeof(float));
         HOOK(t, step_begin);
-        double loss_sum = 0;
+        double sums[2] = {0, 0}; // LM and KD loss sums of this rank's micro-batches
         for (int j = mlo; j < mhi; j++) {
             HOOK(t, micro_begin, step, j);
             run_fill_batch(&t->data, batch + (size_t)j * mb, mb, T, tok, tgt, seq);
-            loss_sum += model_forward_backward(m, mb, tok, tgt, t->gates, dscale);
+            if (kd_on) {
+                double kd_sum = 0;
+                const ShearKD *kd = distill_teacher(&t->distill, mb, tok, tgt); // forward only, same rows
+                sums[0] += model_forward_backward_kd(m, mb, tok, tgt, t->gates, dscale, kd, &kd_sum);
+                sums[1] += kd_sum;
+            } else {
+                sums[0] += model_forward_backward(m, mb, tok, tgt, t->gates, dscale);
+            }
             HOOK(t, micro_end, step, j);
         }
         watchdog_test_point(dist->rank, step);
         zero_reduce_grads(&t->zero, dist, m->g);
         double extra_sumsq = t->hooks && t->hooks->reduced ? t->hooks->reduced(t->hooks->ctx, step) : -1;
-        dist_sum_doubles(dist, &loss_sum, 1);
-        double loss = loss_sum / ((double)G * (T - 1));
+        dist_sum_doubles(dist, sums, kd_on ? 2 : 1);
+        const double lm_loss = sums[0] / ((double)G * (T - 1)), kd_loss = sums[1] / ((double)G * (T - 1));
+        // the objective whose gradient the step follows (classifier_kd: (1 - alpha) LM + alpha KD)
+        double loss = kd_on ? (1.0 - (double)t->distill.kd.alpha) * lm_loss + (double)t->distill.kd.alpha * kd_loss
+                            : lm_loss;
         if (!isfinite(loss)) // the summed loss: every rank sees the same value
             SHEAR_DIE_ALL("loss is %f at step %d, expected a finite loss: training diverged (lower %s or raise "
                       "optim.warmup) or the initial model overflows", loss, step, lr_keys);
@@ -111,14 +124,19 @@ int trainer_run(Trainer *t) {
 
         double dt = shear_now() - t0;
         MetricsStep r = {.step = step, .loss = loss, .lr = hyper.lr, .grad_norm = gnorm, .tokens = t->tokens,
-                         .step_s = dt, .elapsed_s = shear_now() - t->t_start};
+                         .step_s = dt, .elapsed_s = shear_now() - t->t_start, .distill = kd_on,
+                         .lm_loss = lm_loss, .kd_loss = kd_loss};
         r.tok_s = (double)G * T / dt;
         r.tok_s_rank = r.tok_s / dist->size;
         r.tflops = t->plan.flops_tok * r.tok_s / dist->size / 1e12; // per rank
         r.mfu = t->plan.peak > 0 ? r.tflops / t->plan.peak : -1;
         if (dist->rank == 0) {
             char middle[1200];
-            snprintf(middle, sizeof middle, "loss %.4f | lr %.3e | gnorm %.3f", loss, hyper.lr, gnorm);
+            if (kd_on)
+                snprintf(middle, sizeof middle, "loss %.4f (lm %.4f kd %.4f) | lr %.3e | gnorm %.3f", loss, lm_loss,
+                         kd_loss, hyper.lr, gnorm);
+            else
+                snprintf(middle, sizeof middle, "loss %.4f | lr %.3e | gnorm %.3f", loss, hyper.lr, gnorm);
             HOOK(t, report, &r, middle, sizeof middle);
             log_progress(t, &r, middle);
             metrics_step(t->metrics, &r);
@@ -146,4 +164,5 @@ void trainer_close(Trainer *t) {
     zero_free(&t->zero);
     run_ckpt_free(&t->ckpt);
     dbl_run_free(&t->dbl);
+    distill_close(&t->distill);
 }

@@ -326,8 +326,8 @@ static void test_record(void) {
     wa[1] = 1e-300;
     wa[2] = 1 - wa[0] - wa[1];
     FILE *f = tmpfile();
-    metrics_dbl(f, 150, 3, names, loss, ref, wb, wa);
-    metrics_dbl(f, 151, 3, names, loss, NULL, wb, wa);
+    metrics_dbl(f, 150, 3, names, loss, NULL, ref, wb, wa);
+    metrics_dbl(f, 151, 3, names, loss, NULL, NULL, wb, wa);
     long size = ftell(f);
     rewind(f);
     char *buf = calloc((size_t)size + 1, 1);

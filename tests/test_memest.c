@@ -48,7 +48,7 @@ static long status_kb(const char *field) {
 
 static void measure(const char *name, ModelConfig c, int B, int T, int recompute) {
     const ShearOps *ops = ops_cpu();
-    MemPlan plan = {c, T, 1, 0, 0, 0, 0, 0, recompute};
+    MemPlan plan = {.cfg = c, .T = T, .ranks = 1, .recompute = recompute};
     MemEstimate e;
     memest_compute(&plan, B, &e);
     int32_t *tok = malloc((size_t)B * T * sizeof(int32_t)), *tgt = malloc((size_t)B * T * sizeof(int32_t));
@@ -127,7 +127,7 @@ int main(void) {
     }
 
     // the largest micro-batch that fits: the total grows with B, the answer divides the global batch
-    MemPlan p = {gqa, 384, 1, 0, 0, 0, 0, 0, 0};
+    MemPlan p = {.cfg = gqa, .T = 384, .ranks = 1};
     MemEstimate e2, e4;
     memest_compute(&p, 2, &e2);
     memest_compute(&p, 4, &e4);

@@ -74,7 +74,7 @@ static void test_step_records(void) {
     metrics_masks(f, &mk, 7);
     char dn[2][DBL_NAME_LEN] = {"github", "we\"ird"};
     double loss[2] = {1.5, NAN};
-    metrics_eval(f, 9, 2, dn, loss, 1.5);
+    metrics_eval(f, 9, 2, dn, loss, NULL, 1.5);
     metrics_epoch(f, 3, "we\"ird", 4);
     metrics_step(NULL, &r); // other ranks: nothing, no crash
 

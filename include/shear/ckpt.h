@@ -47,6 +47,9 @@ typedef struct {
     // keeps of the whole dataset what falls in the part. part == 0: data holds the whole buffer.
     int part;
     uint64_t part_lo, part_hi;
+    // optional = 1: a checkpoint without the dataset still loads (one written before the item existed); the
+    // load sets absent = 1 and leaves data as it was. The caller decides what an absent item means.
+    int optional, absent;
 } CkptItem;
 
 typedef struct {

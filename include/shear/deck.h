@@ -90,6 +90,12 @@ typedef struct {
     char dbl_scaling_file[DECK_PATH_LEN];    // CSV: params,<domain>,... one row per model, for the scaling-law fit
     int dbl_eval_seqs;                  // eval sequences scored per domain at each update; 0 = all
 
+    // distill: knowledge distillation from a teacher model (shear/distill.h), in train and prune
+    char distill_teacher[DECK_PATH_LEN]; // teacher model file; "" = no distillation
+    double distill_alpha;                // loss = alpha KD + (1 - alpha) LM
+    double distill_temperature;          // T of the KD term T^2 KL(softmax(teacher/T) || softmax(student/T))
+    int distill_topk;                    // 0 = full vocabulary; k = the teacher's k largest logits per position
+
     // run: outputs and logging
     char run_out_dir[DECK_PATH_LEN];
     int run_log_every;  // progress line every N steps

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "shear/dist.h"
+#include "shear/distill.h"
 #include "shear/model.h"
 #include "shear/store.h"
 
@@ -17,9 +18,11 @@
 // with unscored positions; causal attention keeps the scored ones exact); micro-batches of m->B sequences.
 // gates: NULL, or fixed gates (the deterministic masks during pruning). Outputs [n_domains], identical on
 // every rank: loss_sum[i] (sum of token losses) and tokens[i] (scored positions; 0 when the domain has no
-// eval sequences, so loss_sum / tokens is NaN and the caller must report it).
+// eval sequences, so loss_sum / tokens is NaN and the caller must report it). kd: NULL, or a run's teacher
+// (distill.h, on): kd_sum[i] then gets domain i's sum of the KD term (its activations hold m->B x m->T too).
 void eval_domains(const Dist *d, Model *m, const TokenStore *s, const int *store_idx, int n_domains, int T,
-                  int max_seqs, const ModelGates *gates, double *loss_sum, double *tokens);
+                  int max_seqs, const ModelGates *gates, double *loss_sum, double *tokens, Distill *kd,
+                  double *kd_sum);
 
 // The window rule of `shear eval --text`: n tokens cut into consecutive non-overlapping windows of T tokens,
 // a trailing partial window dropped unless it is the only one. Returns the number of windows and sets

@@ -16,6 +16,10 @@
 //            4 N (L - 1) (5 d + 3 H hd + 2 Hkv hd + 4 I + H + 2)
 //   workspace the classifier's chunk of logits: min(N, max(cap / V, rows_min)) x V floats + a double per row
 //            (CPU: cap 2^22 floats, at least 64 rows; CUDA: cap 2^24 floats, at least 1 row)
+//   teacher  distillation (distill.teacher): its weights 4 P_t (no grads, no optimizer state), its activations
+//            with recompute at micro-batch x seq_len (model_alloc_acts after model_set_recompute(1)), and the
+//            classifier_kd extra of memest_kd_bytes: a second [chunk, V] block for the teacher's logits, a
+//            second double per row and, with top-k, the selection scratch
 //   reference prune with dbl.reference = source and a rule that updates: a second copy of the source model
 //            (weights, grads, activations at micro-batch x seq_len) lives while the reference losses are measured
 // Not counted (each under 1% for real shapes, or outside the process): kernel scratch of one row (attention,
@@ -38,11 +42,14 @@ typedef struct {
     int ref_eval;        // 1 = a second source model is loaded for the DBL reference losses
     int cuda;            // 1 = CUDA backend (its classifier chunk), 0 = CPU
     int recompute;       // run.recompute: 1 = per-layer activations of one block only (model_set_recompute)
+    int teacher;         // 1 = a distillation teacher of shape teacher_cfg runs forward (shear/distill.h)
+    ModelConfig teacher_cfg;
+    int topk;            // distill.topk
 } MemPlan;
 
 typedef struct {
     int B, T;            // micro-batch of the estimate
-    size_t weights, grads, optim, masks, acts, workspace, reference, total; // bytes per rank
+    size_t weights, grads, optim, masks, acts, workspace, reference, teacher, total; // bytes per rank
 } MemEstimate;
 
 // Bytes of model_alloc_acts(B, T) for this shape, with model_set_recompute(recompute) before it.
@@ -52,6 +59,8 @@ size_t memest_classifier_bytes(const ModelConfig *c, int B, int T, int cuda);
 // Gates of the named masks (prune.masks) of a source shape: layer/head_layer/mlp L, head L Hkv,
 // intermediate L I, hidden d. Unknown names count 0 (masks_create reports them).
 size_t memest_mask_gates(const ModelConfig *src, char names[][32], int n_names);
+// Bytes classifier_kd needs beyond classifier's chunk (memest_classifier_bytes) for N = B T rows.
+size_t memest_kd_bytes(const ModelConfig *c, int B, int T, int cuda, int topk);
 // The estimate at micro-batch B.
 void memest_compute(const MemPlan *p, int B, MemEstimate *e);
 // The largest micro-batch B that divides global_batch and fits in avail bytes; 0 when even B = 1 does not fit.

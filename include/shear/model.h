@@ -115,6 +115,8 @@ size_t model_param_count(const ModelConfig *c);
 
 // Allocates weights and grads (zeroed) on the backend.
 void model_create(Model *m, const ShearOps *ops, const ModelConfig *c);
+// Weights only (g = NULL): a model that only runs forward (the distillation teacher).
+void model_create_frozen(Model *m, const ShearOps *ops, const ModelConfig *c);
 // Normal(0, std) for 2-D weights, 1 for norms; a function of (seed, tensor, element) only.
 void model_init_weights(Model *m, uint64_t seed, float std);
 // (Re)allocates activations for micro-batches of B sequences of T tokens (one block's worth of per-layer
@@ -135,5 +137,17 @@ double model_forward(Model *m, int B, const int32_t *tokens, const int32_t *targ
 // Returns the loss sum.
 double model_forward_backward(Model *m, int B, const int32_t *tokens, const int32_t *targets,
                               const ModelGates *gates, float dscale);
+
+// ---- distillation (shear/distill.h) ----
+// The teacher's half: forward of B sequences (no gates) up to the final RMSNorm. Returns m->xnf [B*T, d]
+// (backend memory, valid until the model's next forward).
+const float *model_forward_hidden(Model *m, int B, const int32_t *tokens, const int32_t *targets);
+// The student's half: model_forward / model_forward_backward with the classifier's KD twin (ops.h
+// classifier_kd; kd->tx is the teacher's model_forward_hidden of the same rows). Grads of
+// dscale ((1 - alpha) LM + alpha KD). Return the LM sum; *kd_sum gets the KD sum.
+double model_forward_kd(Model *m, int B, const int32_t *tokens, const int32_t *targets, const ModelGates *gates,
+                        const ShearKD *kd, double *kd_sum);
+double model_forward_backward_kd(Model *m, int B, const int32_t *tokens, const int32_t *targets,
+                                 const ModelGates *gates, float dscale, const ShearKD *kd, double *kd_sum);
 
 #endif

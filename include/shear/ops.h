@@ -24,6 +24,16 @@ typedef struct ShearDeviceInfo {
     int cc_major, cc_minor, sm_count, clock_khz; // compute capability, SMs, maximum SM clock: the peak FLOP/s
 } ShearDeviceInfo;
 
+// The teacher side of ShearOps.classifier_kd: its final-norm output of the same rows and its head.
+typedef struct ShearKD {
+    const float *tx;   // [N, td] teacher's final RMSNorm output (backend memory)
+    const float *tw;   // [V, td] teacher's lm_head (backend memory)
+    int td;            // teacher width
+    float alpha;       // objective = alpha KD + (1 - alpha) LM, in [0, 1]
+    float temperature; // > 0
+    int topk;          // 0 = the full vocabulary; 1..V = the teacher's topk largest logits
+} ShearKD;
+
 // The host's fatal-error function: prints msg with file:line, ends the process (and the job), never returns.
 typedef void (*ShearFatalFn)(const char *file, int line, const char *msg);
 
@@ -140,6 +150,19 @@ typedef struct ShearOps {
     // logits_out[N,V] (optional) receives the full logits (for tests and generation, not training).
     double (*classifier)(float *dx, float *dw, float *row_loss, float *logits_out, const float *x,
                          const float *w, const int32_t *targets, size_t N, int d, int V, float dscale);
+
+    // ---- distillation: the classifier with a teacher (shear/distill.h) ----
+    // classifier's chunks, logits, loss and dx/dw, where the teacher's logits tl = kd->tx[N,td] @ kd->tw[V,td]^T
+    // go through in the same chunks (neither model's N x V logits exist at once). On scored rows:
+    //   kd_n = temp^2 sum_{j in K} p_j (log p_j - log q_j),  q = softmax(logits_n / temp) over all V ids,
+    //   p = softmax over K of tl_n / temp;  K = every id (kd->topk = 0), else the teacher's topk largest
+    //   logits (ties to the lower id), renormalised; the student's log q on those ids is over the full vocabulary.
+    // Returns sum_n loss_n (classifier's LM loss); *kd_sum = sum_n kd_n. Gradient of
+    // dscale ((1 - alpha) sum loss_n + alpha sum kd_n): dlogits = dscale (1 - alpha) (softmax - onehot)
+    // + dscale alpha temp (q - p), p = 0 off K. With alpha = 0 the KD term is not added: dx and dw are
+    // classifier's bits. Max, sums and kd_n in double where classifier keeps them in double.
+    double (*classifier_kd)(float *dx, float *dw, double *kd_sum, const float *x, const float *w,
+                            const int32_t *targets, size_t N, int d, int V, float dscale, const struct ShearKD *kd);
 
     // ---- optimizer ----
     // AdamW on n elements: g' = g * gscale; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;

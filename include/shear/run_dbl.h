@@ -9,6 +9,7 @@
 #include "shear/dbl.h"
 #include "shear/deck.h"
 #include "shear/dist.h"
+#include "shear/distill.h"
 #include "shear/model.h"
 #include "shear/ops.h"
 #include "shear/run.h"
@@ -23,6 +24,9 @@ typedef struct {
     int updates;                      // updates done
     int hist_cap;                     // rows of history: the most updates a run of train.steps can make
     double *history;                  // [hist_cap, k] proportions after each update, in order
+    Distill *distill;                 // the run's teacher (set by the trainer), or NULL: with one on, the dbl and
+                                      // eval records also carry each domain's KD loss; the update still reads
+                                      // the LM losses against the references
 } DblRun;
 
 // Sets the initial proportions w0 and the reference losses (dbl.reference: deck, source = per-domain eval loss

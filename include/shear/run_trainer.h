@@ -10,6 +10,7 @@
 
 #include "shear/deck.h"
 #include "shear/dist.h"
+#include "shear/distill.h"
 #include "shear/masks.h"
 #include "shear/metrics.h"
 #include "shear/model.h"
@@ -51,6 +52,7 @@ typedef struct {
     AdamW opt;
     RunData data;
     DblRun dbl;
+    Distill distill;            // distill.teacher: the teacher and the KD settings (off when "")
     RunCkpt ckpt;
     FILE *metrics;              // rank 0: metrics.jsonl; NULL elsewhere
     long long tokens;           // tokens trained on so far
@@ -58,8 +60,8 @@ typedef struct {
     double t_start;             // when the steps started
 } Trainer;
 
-// Activations (run.recompute), the gradient reduction and optimizer state, and the run's data (checked against
-// the model's vocabulary).
+// Activations (run.recompute), the gradient reduction and optimizer state, the run's data (checked against
+// the model's vocabulary) and the distillation teacher (distill.teacher).
 void trainer_open(Trainer *t);
 // The DBL reference (sized for target_params: the model being made), the run's checkpoint items and the resume
 // from the latest committed checkpoint. Returns 1 when the run is already complete (all steps done and

@@ -148,6 +148,7 @@ static const ShearOps cpu_ops_table = {
     .swiglu_fwd = cpu_swiglu_fwd,
     .swiglu_bwd = cpu_swiglu_bwd,
     .classifier = cpu_classifier,
+    .classifier_kd = cpu_classifier_kd,
     .adamw = cpu_adamw,
     .hardconcrete_sample = cpu_hardconcrete_sample,
     .hardconcrete_bwd = cpu_hardconcrete_bwd,

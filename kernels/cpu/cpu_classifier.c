@@ -1,6 +1,8 @@
-// The fused classifier + cross-entropy. Rows go through in chunks, so at most a chunk x V block of logits
-// exists at once (V x N logits of a real batch would not fit): logits by sgemm, softmax per row in place,
-// and, when gradients are wanted, the same block turned into dlogits and multiplied straight into dx and dw.
+// The fused classifier + cross-entropy, and its distillation twin. Rows go through in chunks, so at most a
+// chunk x V block of logits exists at once (V x N logits of a real batch would not fit): logits by sgemm, softmax
+// per row in place, and, when gradients are wanted, the same block turned into dlogits and multiplied straight
+// into dx and dw. With a teacher (classifier_kd) a second chunk x V block holds the teacher's logits of the same
+// rows, turned into its (top-k) probabilities before the student's row becomes its dlogits.
 #include <math.h>
 #include <string.h>
 
@@ -10,38 +12,160 @@
 #define CPU_CLASSIFIER_FLOATS ((size_t)1 << 22)
 #define CPU_CLASSIFIER_MIN_ROWS 64
 
-double cpu_classifier(float *dx, float *dw, float *row_loss, float *logits_out, const float *x, const float *w,
-                      const int32_t *targets, size_t N, int d, int V, float dscale) {
+// Rows per chunk for N rows of V logits (memest_classifier_bytes counts the same).
+static size_t classifier_chunk(size_t N, int V) {
+    size_t chunk = CPU_CLASSIFIER_FLOATS / (size_t)V;
+    if (chunk < CPU_CLASSIFIER_MIN_ROWS) chunk = CPU_CLASSIFIER_MIN_ROWS;
+    return chunk > N ? N : chunk;
+}
+
+// "a ranks above b": the larger logit, ties to the lower id (the order top-k selects by, on every backend).
+static inline int kd_above(float va, int ia, float vb, int ib) { return va > vb || (va == vb && ia < ib); }
+
+// Moves heap slot i down: a min-heap under kd_above (the root is the weakest of the kept ids).
+static void kd_sift_down(float *hv, int *hi, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && kd_above(hv[w], hi[w], hv[l], hi[l])) w = l;
+        if (r < n && kd_above(hv[w], hi[w], hv[r], hi[r])) w = r;
+        if (w == i) return;
+        float tv = hv[i]; hv[i] = hv[w]; hv[w] = tv;
+        int ti = hi[i]; hi[i] = hi[w]; hi[w] = ti;
+        i = w;
+    }
+}
+
+// The teacher's row tl[V] (logits) becomes p[V]: softmax(tl / temp) over K (every id, or the topk largest), 0 off
+// K. Returns sum_{j in K} p_j log p_j (double) and writes into *log_z the log of the normaliser, so that
+// log p_j = (tl_j - mt) / temp - log_z with mt = max tl. hv, hi [topk]: heap scratch.
+static double kd_teacher_row(float *tl, int V, float inv_temp, int topk, float *hv, int *hi) {
+    float mt = tl[0];
+    for (int i = 1; i < V; i++) mt = tl[i] > mt ? tl[i] : mt;
+    double z = 0.0, plogp = 0.0;
+    if (topk <= 0) {
+        for (int i = 0; i < V; i++) z += (double)expf((tl[i] - mt) * inv_temp);
+        double lz = log(z);
+        for (int i = 0; i < V; i++) {
+            double lp = (double)((tl[i] - mt) * inv_temp) - lz;
+            double p = exp(lp);
+            plogp += p * lp;
+            tl[i] = (float)p;
+        }
+        return plogp;
+    }
+    int n = 0;
+    for (int i = 0; i < V; i++) {
+        if (n < topk) {
+            hv[n] = tl[i]; hi[n] = i; n++;
+            if (n == topk)
+                for (int j = topk / 2 - 1; j >= 0; j--) kd_sift_down(hv, hi, n, j);
+        } else if (kd_above(tl[i], i, hv[0], hi[0])) {
+            hv[0] = tl[i]; hi[0] = i;
+            kd_sift_down(hv, hi, n, 0);
+        }
+    }
+    for (int j = 0; j < n; j++) z += (double)expf((hv[j] - mt) * inv_temp);
+    double lz = log(z);
+    memset(tl, 0, (size_t)V * sizeof(float));
+    for (int j = 0; j < n; j++) {
+        double lp = (double)((hv[j] - mt) * inv_temp) - lz;
+        double p = exp(lp);
+        plogp += p * lp;
+        tl[hi[j]] = (float)p;
+    }
+    return plogp;
+}
+
+// One scored row with a teacher: row[V] (student logits) becomes dlogits when want_grad, p[V] holds the teacher's
+// probabilities (kd_teacher_row). *lm and *kd get the row's two losses.
+static void kd_student_row(float *row, const float *p, int V, int32_t tgt, double plogp, const ShearKD *kd,
+                           float dscale, int want_grad, double *lm, double *kdl) {
+    const float inv_temp = 1.0f / kd->temperature;
+    float target_logit = row[tgt];
+    float mx = row[0];
+    for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
+    double sum = 0.0, sum_t = 0.0;
+    for (int i = 0; i < V; i++) sum += (double)expf(row[i] - mx);
+    for (int i = 0; i < V; i++) sum_t += (double)expf((row[i] - mx) * inv_temp);
+    *lm = (double)mx + log(sum) - (double)target_logit;
+    // sum_{j in K} p_j log q_j, log q_j = (s_j - mx) / temp - log sum_t: p is 0 off K
+    const double lzt = log(sum_t);
+    double plogq = 0.0;
+    for (int i = 0; i < V; i++)
+        if (p[i] != 0.0f) plogq += (double)p[i] * ((double)((row[i] - mx) * inv_temp) - lzt);
+    const double t2 = (double)kd->temperature * kd->temperature;
+    *kdl = t2 * (plogp - plogq);
+    if (!want_grad) return;
+    // the LM part in classifier's arithmetic, so alpha = 0 gives its bits
+    const float c_lm = dscale * (1.0f - kd->alpha), c_kd = dscale * kd->alpha * kd->temperature;
+    const float inv = (float)(1.0 / sum), inv_t = (float)(1.0 / sum_t);
+    const float p_target = expf(target_logit - mx) * inv;
+    for (int i = 0; i < V; i++) {
+        float s = row[i];
+        float g = expf(s - mx) * inv * c_lm;
+        if (c_kd != 0.0f) g += c_kd * (expf((s - mx) * inv_temp) * inv_t - p[i]);
+        row[i] = g;
+    }
+    float g = (p_target - 1.0f) * c_lm;
+    if (c_kd != 0.0f) g += c_kd * (expf((target_logit - mx) * inv_temp) * inv_t - p[tgt]);
+    row[tgt] = g;
+}
+
+// The shared body: kd = NULL is the plain classifier (row_loss, logits_out as ops.h), else classifier_kd.
+static double classify(float *dx, float *dw, float *row_loss, float *logits_out, double *kd_sum, const float *x,
+                       const float *w, const int32_t *targets, size_t N, int d, int V, float dscale,
+                       const ShearKD *kd) {
     for (size_t n = 0; n < N; n++) {
         if (targets[n] >= V) {
             CPU_DIE("classifier: target %d of row %zu is outside the vocabulary [0, %d)", targets[n], n, V);
         }
     }
+    if (kd_sum) *kd_sum = 0.0;
     if (N == 0) return 0.0;
+    if (kd && (kd->topk < 0 || kd->topk > V || !(kd->temperature > 0.0f) || kd->td <= 0)) {
+        CPU_DIE("classifier_kd: topk %d must be in [0, %d], temperature %g > 0, teacher width %d > 0", kd->topk, V,
+                (double)kd->temperature, kd->td);
+    }
     const int want_grad = dx != NULL || dw != NULL;
-    size_t chunk = CPU_CLASSIFIER_FLOATS / (size_t)V;
-    if (chunk < CPU_CLASSIFIER_MIN_ROWS) chunk = CPU_CLASSIFIER_MIN_ROWS;
-    if (chunk > N) chunk = N;
-    float *block = cpu_scratch(chunk * (size_t)V * sizeof(float)); // [chunk, V] logits, then softmax/dlogits
-    double *loss = cpu_scratch(chunk * sizeof(double));           // [chunk]
-    double total = 0.0;
+    const size_t chunk = classifier_chunk(N, V);
+    // k = V still selects (the identity top-V == full is then a real check of the selection)
+    const int k = kd && kd->topk > 0 ? kd->topk : 0;
+    float *block = cpu_scratch(chunk * (size_t)V * sizeof(float));                   // [chunk, V] logits -> dlogits
+    float *tblock = kd ? cpu_scratch(chunk * (size_t)V * sizeof(float)) : NULL;       // [chunk, V] teacher -> p
+    float *heap_v = k ? cpu_scratch(chunk * (size_t)k * sizeof(float)) : NULL;        // [chunk, k]
+    int *heap_i = k ? cpu_scratch(chunk * (size_t)k * sizeof(int)) : NULL;            // [chunk, k]
+    double *loss = cpu_scratch(2 * chunk * sizeof(double));                           // [2, chunk] lm, kd
+    double total = 0.0, kd_total = 0.0;
     for (size_t start = 0; start < N; start += chunk) {
         size_t rows = N - start < chunk ? N - start : chunk;
         const float *xc = x + start * (size_t)d; // [rows, d]
         // block[rows, V] = xc[rows, d] @ w[V, d]^T
         cpu_sgemm(0, 1, rows, (size_t)V, (size_t)d, 1.0f, xc, (size_t)d, w, (size_t)d, 0.0f, block, (size_t)V);
+        // tblock[rows, V] = tx[rows, td] @ tw[V, td]^T
+        if (kd) {
+            cpu_sgemm(0, 1, rows, (size_t)V, (size_t)kd->td, 1.0f, kd->tx + start * (size_t)kd->td, (size_t)kd->td,
+                      kd->tw, (size_t)kd->td, 0.0f, tblock, (size_t)V);
+        }
         if (logits_out) memcpy(logits_out + start * (size_t)V, block, rows * (size_t)V * sizeof(float));
         int scored = 0;
 #pragma omp parallel for schedule(static) reduction(+ : scored)
         for (size_t r = 0; r < rows; r++) {
             float *row = block + r * (size_t)V; // [V]
             int32_t tgt = targets[start + r];
+            loss[chunk + r] = 0.0;
             if (tgt < 0) {
                 loss[r] = 0.0;
                 if (want_grad) memset(row, 0, (size_t)V * sizeof(float));
                 continue;
             }
             scored++;
+            if (kd) {
+                float *p = tblock + r * (size_t)V; // [V]
+                double plogp = kd_teacher_row(p, V, 1.0f / kd->temperature, k, k ? heap_v + r * (size_t)k : NULL,
+                                              k ? heap_i + r * (size_t)k : NULL);
+                kd_student_row(row, p, V, tgt, plogp, kd, dscale, want_grad, &loss[r], &loss[chunk + r]);
+                continue;
+            }
             float target_logit = row[tgt];
             float mx = row[0];
             for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
@@ -61,6 +185,7 @@ double cpu_classifier(float *dx, float *dw, float *row_loss, float *logits_out, 
         }
         for (size_t r = 0; r < rows; r++) {
             total += loss[r];
+            kd_total += loss[chunk + r];
             if (row_loss) row_loss[start + r] = (float)loss[r];
         }
         if (!want_grad || scored == 0) continue;
@@ -72,7 +197,21 @@ double cpu_classifier(float *dx, float *dw, float *row_loss, float *logits_out, 
         // dw[V, d] += dlogits[rows, V]^T @ xc[rows, d]
         if (dw) cpu_sgemm(1, 0, (size_t)V, (size_t)d, rows, 1.0f, block, (size_t)V, xc, (size_t)d, 1.0f, dw, (size_t)d);
     }
+    if (kd_sum) *kd_sum = kd_total;
     free(block);
+    free(tblock);
+    free(heap_v);
+    free(heap_i);
     free(loss);
     return total;
+}
+
+double cpu_classifier(float *dx, float *dw, float *row_loss, float *logits_out, const float *x, const float *w,
+                      const int32_t *targets, size_t N, int d, int V, float dscale) {
+    return classify(dx, dw, row_loss, logits_out, NULL, x, w, targets, N, d, V, dscale, NULL);
+}
+
+double cpu_classifier_kd(float *dx, float *dw, double *kd_sum, const float *x, const float *w, const int32_t *targets,
+                         size_t N, int d, int V, float dscale, const ShearKD *kd) {
+    return classify(dx, dw, NULL, NULL, kd_sum, x, w, targets, N, d, V, dscale, kd);
 }

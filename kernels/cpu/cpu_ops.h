@@ -78,5 +78,7 @@ void cpu_hardconcrete_bwd(float *dlog_alpha, const float *dz, const float *log_a
 // ---- cpu_classifier.c: fused classifier + cross-entropy ----
 double cpu_classifier(float *dx, float *dw, float *row_loss, float *logits_out, const float *x, const float *w,
                       const int32_t *targets, size_t N, int d, int V, float dscale);
+double cpu_classifier_kd(float *dx, float *dw, double *kd_sum, const float *x, const float *w, const int32_t *targets,
+                         size_t N, int d, int V, float dscale, const ShearKD *kd);
 
 #endif
