@@ -52,10 +52,12 @@ size_t memest_classifier_bytes(const ModelConfig *c, int B, int T, int cuda) {
 }
 
 size_t memest_kd_bytes(const ModelConfig *c, int B, int T, int cuda, int topk) {
-    size_t V = (size_t)c->vocab, chunk = chunk_rows((size_t)B * T, V, cuda);
+    size_t N = (size_t)B * T, V = (size_t)c->vocab, chunk = chunk_rows(N, V, cuda);
     size_t k = topk > 0 ? ((size_t)topk < V ? (size_t)topk : V) : 0;
-    // [chunk, V] teacher logits, [chunk] KD losses, and the CPU's top-k heaps [chunk, k] (value, id)
-    return chunk * V * sizeof(float) + chunk * sizeof(double) + (cuda ? 0 : chunk * k * (sizeof(float) + sizeof(int)));
+    // [chunk, V] teacher logits; KD row losses ([chunk] on the CPU, [N] on CUDA: summed once at the end); the
+    // CPU's top-k heaps [chunk, k] (value, id); CUDA selects in place (a radix select over the teacher's row)
+    return chunk * V * sizeof(float) + (cuda ? N : chunk) * sizeof(double) +
+           (cuda ? 0 : chunk * k * (sizeof(float) + sizeof(int)));
 }
 
 size_t memest_mask_gates(const ModelConfig *src, char names[][32], int n_names) {

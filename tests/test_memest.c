@@ -3,7 +3,8 @@
 // (VmHWM after - VmRSS before) over model_create + model_alloc_acts + adamw_create + forward/backward + an
 // AdamW step must lie within [0.95, 1.15] x the estimate: the estimate counts every buffer the code allocates,
 // and what it leaves out (OpenBLAS's thread buffers, kernel scratch of one row) stays under 15% here (measured:
-// 1.04 and 1.07; a deeper GQA shape 1.02 with run.recompute = 0 and 1.05 with 1).
+// 1.04 and 1.07; a deeper GQA shape 1.02 with run.recompute = 0 and 1.05 with 1; with a distillation teacher
+// 1.05, full vocabulary and top-64).
 // Also: the largest micro-batch that fits, and the available-memory knob SHEAR_MEM_AVAILABLE.
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +47,12 @@ static long status_kb(const char *field) {
     return kb;
 }
 
-static void measure(const char *name, ModelConfig c, int B, int T, int recompute) {
+// teacher: NULL, or a distillation teacher of that shape (distill.h: frozen, one block of activations) whose
+// forward feeds the student's classifier_kd with top-k topk.
+static void measure(const char *name, ModelConfig c, int B, int T, int recompute, const ModelConfig *teacher, int topk) {
     const ShearOps *ops = ops_cpu();
-    MemPlan plan = {.cfg = c, .T = T, .ranks = 1, .recompute = recompute};
+    MemPlan plan = {.cfg = c, .T = T, .ranks = 1, .recompute = recompute, .teacher = teacher != NULL, .topk = topk};
+    if (teacher) plan.teacher_cfg = *teacher;
     MemEstimate e;
     memest_compute(&plan, B, &e);
     int32_t *tok = malloc((size_t)B * T * sizeof(int32_t)), *tgt = malloc((size_t)B * T * sizeof(int32_t));
@@ -67,7 +71,19 @@ static void measure(const char *name, ModelConfig c, int B, int T, int recompute
     model_alloc_acts(&m, B, T);
     AdamW opt;
     adamw_create(&opt, ops, m.table.total);
-    double loss = model_forward_backward(&m, B, tok, tgt, NULL, 1.0f / (B * T));
+    Model tm = {0};
+    double loss, kd = 0;
+    if (teacher) { // what distill_open and the trainer's micro-batch do
+        model_create_frozen(&tm, ops, teacher);
+        model_init_weights(&tm, 2, 0.02f);
+        model_set_recompute(&tm, 1);
+        model_alloc_acts(&tm, B, T);
+        ShearKD k = {.tx = model_forward_hidden(&tm, B, tok, tgt), .tw = tm.w + tm.table.p[tm.table.n - 1].offset,
+                     .td = teacher->dim, .alpha = 0.5f, .temperature = 1.0f, .topk = topk};
+        loss = model_forward_backward_kd(&m, B, tok, tgt, NULL, 1.0f / (B * T), &k, &kd);
+    } else {
+        loss = model_forward_backward(&m, B, tok, tgt, NULL, 1.0f / (B * T));
+    }
     AdamWHyper h = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f};
     adamw_step(&opt, &m.table, m.w, m.g, &h, 1.0f);
 
@@ -76,9 +92,10 @@ static void measure(const char *name, ModelConfig c, int B, int T, int recompute
     char es[32], gs[32];
     memest_fmt_bytes(es, sizeof es, (double)e.total);
     memest_fmt_bytes(gs, sizeof gs, grew);
-    printf("%-4s d=%d L=%d H=%d kv=%d hd=%d I=%d V=%d B=%d T=%d: estimate %s (weights %.1f MiB, acts %.1f MiB), "
-           "measured peak RSS growth %s: ratio %.3f (loss %.3f)\n", name, c.dim, c.n_layers, c.n_heads, c.n_kv_heads,
-           c.head_dim, c.intermediate, c.vocab, B, T, es, e.weights / 1048576.0, e.acts / 1048576.0, gs, ratio, loss);
+    printf("%-4s d=%d L=%d H=%d kv=%d hd=%d I=%d V=%d B=%d T=%d: estimate %s (weights %.1f MiB, acts %.1f MiB, "
+           "teacher %.1f MiB), measured peak RSS growth %s: ratio %.3f (loss %.3f)\n", name, c.dim, c.n_layers,
+           c.n_heads, c.n_kv_heads, c.head_dim, c.intermediate, c.vocab, B, T, es, e.weights / 1048576.0,
+           e.acts / 1048576.0, e.teacher / 1048576.0, gs, ratio, loss);
     if (UNDER_ASAN)
         CHECK(ratio >= 0.95, "%s: measured / estimate = %.3f, expected >= 0.95 (AddressSanitizer build: no upper bound)",
               name, ratio);
@@ -87,18 +104,20 @@ static void measure(const char *name, ModelConfig c, int B, int T, int recompute
               ratio);
     adamw_free(&opt);
     model_free(&m);
+    if (teacher) model_free(&tm);
     free(tok);
     free(tgt);
 }
 
 // Each shape in its own process: glibc keeps freed blocks of one run for the next, which would then grow less.
 // Forked before this process starts any OpenMP threads.
-static void measure_in_child(const char *name, ModelConfig c, int B, int T, int recompute) {
+static void measure_in_child(const char *name, ModelConfig c, int B, int T, int recompute, const ModelConfig *teacher,
+                             int topk) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         ops_cpu_set_threads(2);
-        measure(name, c, B, T, recompute);
+        measure(name, c, B, T, recompute, teacher, topk);
         fflush(stdout);
         _exit(fails ? 1 : 0);
     }
@@ -108,14 +127,19 @@ static void measure_in_child(const char *name, ModelConfig c, int B, int T, int 
 
 int main(void) {
     ModelConfig mha = {256, 4, 8, 8, 32, 688, 32000, 10000.0f, 1e-5f};
-    measure_in_child("MHA", mha, 4, 256, 0);
+    measure_in_child("MHA", mha, 4, 256, 0, NULL, 0);
     ModelConfig gqa = {192, 3, 6, 2, 48, 512, 8000, 10000.0f, 1e-5f};
-    measure_in_child("GQA", gqa, 2, 384, 0);
+    measure_in_child("GQA", gqa, 2, 384, 0, NULL, 0);
+    // distillation: a wider, deeper teacher of the same vocabulary, full and top-k (the teacher's weights, its
+    // one block of activations and classifier_kd's second chunk are in the estimate)
+    ModelConfig teacher = {320, 4, 8, 2, 40, 864, 8000, 10000.0f, 1e-5f};
+    measure_in_child("KD", gqa, 2, 384, 0, &teacher, 0);
+    measure_in_child("KDk", gqa, 2, 384, 0, &teacher, 64);
     // activation recomputation: a deeper GQA model whose activations dominate, once with and once without, so
     // the estimate of both layouts is checked against the memory the process really takes
     ModelConfig deep = {128, 12, 4, 2, 32, 384, 2000, 10000.0f, 1e-5f};
-    measure_in_child("deep", deep, 4, 256, 0);
-    measure_in_child("rc", deep, 4, 256, 1);
+    measure_in_child("deep", deep, 4, 256, 0, NULL, 0);
+    measure_in_child("rc", deep, 4, 256, 1, NULL, 0);
     {
         // run.recompute = 1 saves exactly (L - 1) blocks of per-layer activations (shear/memest.h)
         size_t N = 4 * 256, L = 12, d = 128, H = 4, hd = 32, kvd = 2 * 32, I = 384;

@@ -116,6 +116,52 @@ static void test_step_records(void) {
     masks_free(&mk);
 }
 
+// With distillation: the step records of train and prune carry the objective as "loss" plus "lm_loss" and
+// "kd_loss"; the dbl and eval records carry "kd_losses" per domain.
+static void test_distill_records(void) {
+    FILE *f = tmpfile();
+    MetricsStep r = {.step = 3, .loss = 2.5, .lr = 1e-3, .grad_norm = 0.5, .tokens = 64, .tok_s = 10, .tok_s_rank = 5,
+                     .tflops = 0.1, .mfu = -1, .step_s = 0.1, .elapsed_s = 1, .distill = 1, .lm_loss = 3.0,
+                     .kd_loss = 2.0};
+    metrics_step(f, &r);
+    ModelConfig src = {.dim = 8, .n_layers = 2, .n_heads = 2, .n_kv_heads = 2, .head_dim = 4, .intermediate = 6,
+                       .vocab = 16, .rope_theta = 10000, .norm_eps = 1e-5f}, tgt = src;
+    tgt.intermediate = 3;
+    char names[1][32] = {"intermediate"}, err[256];
+    Masks mk;
+    EXPECT(masks_create(&mk, ops_cpu(), &src, &tgt, names, 1, err, sizeof err) == 0, "masks_create: %s", err);
+    MaskStats st = {.lagrangian = 0.25, .expected_params = 100.0};
+    r.masks = &mk;
+    r.stats = &st;
+    metrics_step(f, &r);
+    char dn[2][DBL_NAME_LEN] = {"cc", "wiki"};
+    double loss[2] = {4.0, 5.0}, kd[2] = {0.5, 0.75}, ref[2] = {3.5, 4.5}, w[2] = {0.5, 0.5};
+    metrics_dbl(f, 3, 2, dn, loss, kd, ref, w, w);
+    metrics_eval(f, 4, 2, dn, loss, kd, 4.5);
+    cJSON *o[4] = {0};
+    int n = read_records(f, o, 4);
+    fclose(f);
+    EXPECT(n == 4, "%d distill records, expected 4", n);
+    if (n != 4) return;
+    const char *train[] = {"event", "step", "loss", "lm_loss", "kd_loss", "lr", "grad_norm", "tokens", "tok_s",
+                           "tok_s_rank", "tflops", "step_s", "elapsed_s"};
+    expect_keys(o[0], train, 13, "train step record with distillation");
+    const char *prune[] = {"event", "step", "loss", "lm_loss", "kd_loss", "lagrangian", "lr", "grad_norm",
+                           "expected_params", "tokens", "tok_s", "tok_s_rank", "tflops", "step_s", "elapsed_s",
+                           "intermediate"};
+    expect_keys(o[1], prune, 16, "prune step record with distillation");
+    EXPECT(num(o[0], "loss") == 2.5 && num(o[0], "lm_loss") == 3.0 && num(o[0], "kd_loss") == 2.0 &&
+           num(o[1], "lm_loss") == 3.0, "distill step values");
+    const char *dbl[] = {"event", "step", "losses", "kd_losses", "reference", "weights_before", "weights_after"};
+    expect_keys(o[2], dbl, 7, "dbl record with distillation");
+    const cJSON *k2 = cJSON_GetObjectItemCaseSensitive(o[2], "kd_losses");
+    EXPECT(num(k2, "cc") == 0.5 && num(k2, "wiki") == 0.75, "dbl kd_losses values");
+    const char *ev[] = {"event", "step", "losses", "kd_losses", "average_loss"};
+    expect_keys(o[3], ev, 5, "eval record with distillation");
+    for (int i = 0; i < n; i++) cJSON_Delete(o[i]);
+    masks_free(&mk);
+}
+
 // metrics_open after a resume from step 2 keeps the records of steps <= 2 only
 static void test_open_resume(void) {
     char dir[] = "/tmp/shear_metrics_XXXXXX";
@@ -143,6 +189,7 @@ static void test_open_resume(void) {
 
 int main(void) {
     test_step_records();
+    test_distill_records();
     test_open_resume();
     printf("test_metrics: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

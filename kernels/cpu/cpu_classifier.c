@@ -43,15 +43,17 @@ static double kd_teacher_row(float *tl, int V, float inv_temp, int topk, float *
     for (int i = 1; i < V; i++) mt = tl[i] > mt ? tl[i] : mt;
     double z = 0.0, plogp = 0.0;
     if (topk <= 0) {
-        for (int i = 0; i < V; i++) z += (double)expf((tl[i] - mt) * inv_temp);
-        double lz = log(z);
+        // one exponential per id: sum_j p_j log p_j = (sum_j e_j a_j) / z - log z, a_j = (tl_j - mt) / temp
+        double ea = 0.0;
         for (int i = 0; i < V; i++) {
-            double lp = (double)((tl[i] - mt) * inv_temp) - lz;
-            double p = exp(lp);
-            plogp += p * lp;
-            tl[i] = (float)p;
+            float a = (tl[i] - mt) * inv_temp, e = expf(a);
+            z += (double)e;
+            ea += (double)e * (double)a;
+            tl[i] = e;
         }
-        return plogp;
+        const float inv_z = (float)(1.0 / z);
+        for (int i = 0; i < V; i++) tl[i] *= inv_z;
+        return ea / z - log(z);
     }
     int n = 0;
     for (int i = 0; i < V; i++) {
@@ -84,15 +86,19 @@ static void kd_student_row(float *row, const float *p, int V, int32_t tgt, doubl
     float target_logit = row[tgt];
     float mx = row[0];
     for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
-    double sum = 0.0, sum_t = 0.0;
-    for (int i = 0; i < V; i++) sum += (double)expf(row[i] - mx);
-    for (int i = 0; i < V; i++) sum_t += (double)expf((row[i] - mx) * inv_temp);
+    const int t1 = kd->temperature == 1.0f; // then softmax(s / temp) is softmax(s): one exponential per id
+    double sum = 0.0, sum_t = 0.0, pa = 0.0, psum = 0.0;
+    for (int i = 0; i < V; i++) {
+        float a = (row[i] - mx) * inv_temp;
+        sum += (double)expf(row[i] - mx);
+        if (!t1) sum_t += (double)expf(a);
+        pa += (double)p[i] * (double)a; // p is 0 off K
+        psum += (double)p[i];
+    }
+    if (t1) sum_t = sum;
     *lm = (double)mx + log(sum) - (double)target_logit;
-    // sum_{j in K} p_j log q_j, log q_j = (s_j - mx) / temp - log sum_t: p is 0 off K
-    const double lzt = log(sum_t);
-    double plogq = 0.0;
-    for (int i = 0; i < V; i++)
-        if (p[i] != 0.0f) plogq += (double)p[i] * ((double)((row[i] - mx) * inv_temp) - lzt);
+    // sum_{j in K} p_j log q_j, log q_j = (s_j - mx) / temp - log sum_t
+    const double plogq = pa - psum * log(sum_t);
     const double t2 = (double)kd->temperature * kd->temperature;
     *kdl = t2 * (plogp - plogq);
     if (!want_grad) return;
@@ -101,9 +107,9 @@ static void kd_student_row(float *row, const float *p, int V, int32_t tgt, doubl
     const float inv = (float)(1.0 / sum), inv_t = (float)(1.0 / sum_t);
     const float p_target = expf(target_logit - mx) * inv;
     for (int i = 0; i < V; i++) {
-        float s = row[i];
-        float g = expf(s - mx) * inv * c_lm;
-        if (c_kd != 0.0f) g += c_kd * (expf((s - mx) * inv_temp) * inv_t - p[i]);
+        float s = row[i], e = expf(s - mx);
+        float g = e * inv * c_lm;
+        if (c_kd != 0.0f) g += c_kd * ((t1 ? e : expf((s - mx) * inv_temp)) * inv_t - p[i]);
         row[i] = g;
     }
     float g = (p_target - 1.0f) * c_lm;

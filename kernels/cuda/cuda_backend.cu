@@ -185,6 +185,7 @@ static const ShearOps cuda_ops_table = {
     .swiglu_fwd = cuda_swiglu_fwd,
     .swiglu_bwd = cuda_swiglu_bwd,
     .classifier = cuda_classifier,
+    .classifier_kd = cuda_classifier_kd,
     .adamw = cuda_adamw,
     .hardconcrete_sample = cuda_hardconcrete_sample,
     .hardconcrete_bwd = cuda_hardconcrete_bwd,

@@ -69,6 +69,8 @@ void cuda_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp
 // cuda_classifier.cu
 double cuda_classifier(float *dx, float *dw, float *row_loss, float *logits_out, const float *x, const float *w,
                        const int32_t *targets, size_t N, int d, int V, float dscale);
+double cuda_classifier_kd(float *dx, float *dw, double *kd_sum, const float *x, const float *w,
+                          const int32_t *targets, size_t N, int d, int V, float dscale, const ShearKD *kd);
 
 #ifdef __cplusplus
 }

@@ -479,6 +479,98 @@ static void test_classifier(size_t N, int d, int V, int mode) {
     free(tgt);
 }
 
+// ---------------- classifier_kd ----------------
+
+// classifier_kd, CUDA against CPU: N rows, student width d, teacher width td, vocabulary V; the teacher's logits
+// tl = tx @ tw^T are random, or with ties small integers (tx in {-1, 0, 1}, tw in {-2 .. 2}: exact in fp32 in any
+// summation order, so both backends see the same ties and the top-k cut falls inside runs of equal logits).
+// mode: 0 dx and dw, 1 no grads, 2 dx only, 3 dw only. Every fifth row is ignored (target -1).
+// Then on the GPU alone: the LM sum is classifier's bits (the LM loss does not depend on the teacher), and with
+// alpha = 0 dx and dw are classifier's bits too (the KD term is not added); kd_sum = NULL gives the same LM sum.
+static void test_classifier_kd(size_t N, int d, int td, int V, float temp, int topk, float alpha, int ties,
+                               int mode) {
+    static const char *mname[] = {"dx dw", "no grads", "dx only", "dw only"};
+    char what[200], label[128];
+    snprintf(label, sizeof label, "N=%zu d=%d td=%d V=%d T=%g topk=%d alpha=%g%s %s", N, d, td, V, (double)temp, topk,
+             (double)alpha, ties ? " ties" : "", mname[mode]);
+    int32_t *tgt = malloc(N * sizeof(int32_t));
+    size_t scored = 0;
+    for (size_t n = 0; n < N; n++) {
+        tgt[n] = n % 5 == 3 ? -1 : (int32_t)(rnd_uniform() * V) % V;
+        scored += tgt[n] >= 0;
+    }
+    tgt[0] = 0;
+    if (N > 1) tgt[N - 1] = V - 1;
+    IPair t = ipair_new(tgt, N);
+    Pair x = pair_new(N * (size_t)d, 1.0), w = pair_new((size_t)V * d, 0.5);
+    Pair tx = pair_new(N * (size_t)td, 1.0), tw = pair_new((size_t)V * td, 0.5);
+    if (ties) {
+        float *h = malloc(((size_t)V > N ? (size_t)V : N) * (size_t)td * sizeof(float));
+        for (size_t i = 0; i < N * (size_t)td; i++) h[i] = (float)((int)(rnd_uniform() * 3) - 1);
+        pair_set(&tx, h);
+        for (size_t i = 0; i < (size_t)V * td; i++) h[i] = (float)((int)(rnd_uniform() * 5) - 2);
+        pair_set(&tw, h);
+        free(h);
+    }
+    Pair dx = grad_new(N * (size_t)d, 0.1), dw = grad_new((size_t)V * d, 0.1);
+    const float dscale = 1.0f / (float)(scored ? scored : 1);
+    const int want_dx = mode == 0 || mode == 2, want_dw = mode == 0 || mode == 3;
+    ShearKD kc = {.tx = tx.c, .tw = tw.c, .td = td, .alpha = alpha, .temperature = temp, .topk = topk};
+    ShearKD kg = kc;
+    kg.tx = tx.g;
+    kg.tw = tw.g;
+    double kdc = -1.0, kdg = -1.0;
+    double lc = CPU->classifier_kd(want_dx ? dx.c : NULL, want_dw ? dw.c : NULL, &kdc, x.c, w.c, t.c, N, d, V, dscale,
+                                   &kc);
+    double lg = GPU->classifier_kd(want_dx ? dx.g : NULL, want_dw ? dw.g : NULL, &kdg, x.g, w.g, t.g, N, d, V, dscale,
+                                   &kg);
+    snprintf(what, sizeof what, "classifier_kd LM sum %s", label);
+    cmp_scalar(what, lc, lg, TOL_REDUCE);
+    snprintf(what, sizeof what, "classifier_kd KD sum %s", label);
+    cmp_scalar(what, kdc, kdg, TOL_REDUCE);
+    snprintf(what, sizeof what, "classifier_kd dx += %s", label);
+    if (want_dx) cmp(what, &dx, TOL_REDUCE);
+    else cmp_exact(what, &dx);
+    snprintf(what, sizeof what, "classifier_kd dw += %s", label);
+    if (want_dw) cmp(what, &dw, TOL_REDUCE);
+    else cmp_exact(what, &dw);
+
+    // GPU alone: classifier on the same rows, from the same initial gradients
+    float *pdx = GPU->alloc(N * (size_t)d * sizeof(float)), *pdw = GPU->alloc((size_t)V * d * sizeof(float));
+    GPU->upload(pdx, dx.init, N * (size_t)d * sizeof(float));
+    GPU->upload(pdw, dw.init, (size_t)V * d * sizeof(float));
+    const int bits = alpha == 0.0f; // dx, dw compared only where they must agree bitwise
+    double lp = GPU->classifier(bits && want_dx ? pdx : NULL, bits && want_dw ? pdw : NULL, NULL, NULL, x.g, w.g,
+                                t.g, N, d, V, dscale);
+    snprintf(what, sizeof what, "classifier_kd LM sum == GPU classifier's (bits) %s", label);
+    char detail[96];
+    snprintf(detail, sizeof detail, "kd %.17g plain %.17g", lg, lp);
+    report(memcmp(&lg, &lp, sizeof lg) == 0, what, detail);
+    if (bits && want_dx) {
+        snprintf(what, sizeof what, "classifier_kd alpha 0: dx == GPU classifier's (bits) %s", label);
+        cmp_gpu(what, pdx, dx.g, N * (size_t)d, 0.0);
+    }
+    if (bits && want_dw) {
+        snprintf(what, sizeof what, "classifier_kd alpha 0: dw == GPU classifier's (bits) %s", label);
+        cmp_gpu(what, pdw, dw.g, (size_t)V * d, 0.0);
+    }
+    if (mode == 1) {
+        double l2 = GPU->classifier_kd(NULL, NULL, NULL, x.g, w.g, t.g, N, d, V, dscale, &kg);
+        snprintf(what, sizeof what, "classifier_kd kd_sum NULL: the same LM sum (bits) %s", label);
+        report(memcmp(&lg, &l2, sizeof lg) == 0, what, "");
+    }
+    GPU->free(pdx);
+    GPU->free(pdw);
+    ipair_free(&t);
+    pair_free(&x);
+    pair_free(&w);
+    pair_free(&tx);
+    pair_free(&tw);
+    pair_free(&dx);
+    pair_free(&dw);
+    free(tgt);
+}
+
 // ---------------- AdamW ----------------
 
 static void test_adamw(size_t n, int t, float wd, float gscale) {
@@ -545,7 +637,8 @@ static void test_hardconcrete(size_t n, uint64_t seed, uint64_t counter0) {
 // CUDA_OPS_ONLY=attention,model runs only those groups (run_gpu_checks.sh gives racecheck the kernels with
 // shared memory); unset: all. A name that is not a group is an error, so a typo never passes by running nothing.
 static const char *const GROUPS[] = {"memory", "pointwise", "embedding", "rmsnorm", "matmul", "rope", "attention",
-                                     "cached", "gate", "swiglu", "classifier", "adamw", "hardconcrete", "model"};
+                                     "cached", "gate", "swiglu", "classifier", "classifier_kd", "adamw", "hardconcrete",
+                                     "model"};
 
 static int want(const char *group) {
     const char *only = getenv("CUDA_OPS_ONLY");
@@ -563,7 +656,8 @@ static void check_only(void) {
         while (k < sizeof GROUPS / sizeof *GROUPS && (strlen(GROUPS[k]) != n || strncmp(GROUPS[k], p, n) != 0)) k++;
         if (k == sizeof GROUPS / sizeof *GROUPS) {
             fprintf(stderr, "CUDA_OPS_ONLY names '%.*s', which is not a group (memory, pointwise, embedding, rmsnorm, "
-                            "matmul, rope, attention, cached, gate, swiglu, classifier, adamw, hardconcrete, model)\n",
+                            "matmul, rope, attention, cached, gate, swiglu, classifier, classifier_kd, adamw, hardconcrete, "
+                            "model)\n",
                     (int)n, p);
             exit(2);
         }
@@ -679,6 +773,32 @@ int main(void) {
         pair_free(&x);
         pair_free(&w);
         ipair_free(&t);
+    }
+
+    if (want("classifier_kd")) {
+        const float temps[] = {1.0f, 2.0f, 0.5f};
+        for (int i = 0; i < 3; i++) test_classifier_kd(37, 24, 40, 301, temps[i], 0, 0.5f, 0, 0); // full vocabulary
+        test_classifier_kd(37, 24, 40, 301, 1.0f, 0, 0.0f, 0, 0); // alpha 0: classifier's dx, dw
+        test_classifier_kd(37, 24, 40, 301, 2.0f, 0, 1.0f, 0, 0); // alpha 1: KD only
+        test_classifier_kd(37, 24, 40, 301, 1.0f, 1, 0.5f, 0, 0); // top-1
+        test_classifier_kd(37, 24, 40, 301, 2.0f, 5, 0.5f, 0, 0); // top-5
+        test_classifier_kd(37, 24, 40, 301, 0.5f, 5, 1.0f, 0, 0);
+        test_classifier_kd(37, 24, 40, 301, 1.0f, 301, 0.5f, 0, 0); // topk = V: the full vocabulary
+        test_classifier_kd(37, 24, 8, 301, 1.0f, 5, 0.5f, 1, 0);    // ties in the teacher's logits
+        test_classifier_kd(37, 24, 8, 301, 2.0f, 37, 1.0f, 1, 0);
+        test_classifier_kd(37, 24, 40, 301, 1.0f, 5, 0.0f, 0, 0);   // alpha 0 with top-k
+        test_classifier_kd(37, 24, 40, 301, 2.0f, 5, 0.5f, 0, 1);   // losses only
+        test_classifier_kd(37, 24, 40, 301, 1.0f, 0, 0.5f, 0, 2);
+        test_classifier_kd(37, 24, 40, 301, 1.0f, 5, 0.0f, 0, 3);
+        test_classifier_kd(1, 16, 8, 5, 2.0f, 2, 0.5f, 0, 0);       // one row, a tiny vocabulary
+        // several GPU chunks (64 MiB of logits holds 256 rows of V = 65537) and CPU chunks (64 rows); left out by
+        // CUDA_OPS_SHORT=1, whose runs need the kernel's logic, not its length
+        const char *short_only = getenv("CUDA_OPS_SHORT");
+        if (!short_only || strcmp(short_only, "1") != 0) test_classifier_kd(260, 32, 16, 65537, 2.0f, 0, 0.5f, 0, 0);
+        double kd = -1.0;
+        ShearKD k0 = {.tx = NULL, .tw = NULL, .td = 8, .alpha = 0.5f, .temperature = 1.0f, .topk = 0};
+        double l = GPU->classifier_kd(NULL, NULL, &kd, NULL, NULL, NULL, 0, 16, 5, 1.0f, &k0);
+        report(l == 0.0 && kd == 0.0, "classifier_kd N=0 returns 0 and kd_sum 0", "");
     }
 
     if (want("adamw")) {

@@ -6,6 +6,8 @@
 #   ranks      1 rank vs 2 ranks with run.zero and run.recompute: the same loss, lm_loss and kd_loss curves
 #   teacher    a resume with another teacher, with none, or with one where the run had none: one clear error each
 #   prune      shear prune with distillation and DBL: step records carry lm_loss / kd_loss, dbl records kd_losses
+#   emu        the CUDA backend (in an emulation build: tests/cuda_emu) on 2 ranks with run.zero and run.recompute
+#              against the CPU on 1 rank: the same loss, lm_loss and kd_loss curves within 1e-5
 #   errors     a teacher of another vocabulary, a missing teacher, distill.topk > V: one clear error, nothing written
 # usage: distill_test.sh SHEAR DECK STORE TEACHER WORK SCENARIO [mpirun args...]
 set -u
@@ -66,6 +68,15 @@ ranks)
     check $PY "$HERE/../train/check_ranks.py" --key $key --drop 0.1 --tol 1e-5 "$W/np1/metrics.jsonl" "$W/np2/metrics.jsonl"
   done
   check grep -q "distillation teacher" "$W/np2.log" # the memory estimate counts it
+  ;;
+emu)
+  KD=(--set train.steps=12 --set distill.teacher="$TEACHER" --set distill.alpha=0.5 --set distill.temperature=2
+      --set distill.topk=8)
+  train 1 "$W/cpu" "${KD[@]}"; check test $? -eq 0
+  train 2 "$W/cuda" "${KD[@]}" --set run.device=cuda --set run.zero=1 --set run.recompute=1; check test $? -eq 0
+  for key in loss lm_loss kd_loss; do
+    check $PY "$HERE/../train/check_ranks.py" --key $key --drop 0.1 --tol 1e-5 "$W/cpu/metrics.jsonl" "$W/cuda/metrics.jsonl"
+  done
   ;;
 teacher)
   KD=(--set train.steps=4 --set run.ckpt_every=2 --set run.keep_last=0)
