@@ -656,8 +656,8 @@ static void check_only(void) {
         while (k < sizeof GROUPS / sizeof *GROUPS && (strlen(GROUPS[k]) != n || strncmp(GROUPS[k], p, n) != 0)) k++;
         if (k == sizeof GROUPS / sizeof *GROUPS) {
             fprintf(stderr, "CUDA_OPS_ONLY names '%.*s', which is not a group (memory, pointwise, embedding, rmsnorm, "
-                            "matmul, rope, attention, cached, gate, swiglu, classifier, classifier_kd, adamw, hardconcrete, "
-                            "model)\n",
+                            "matmul, rope, attention, cached, gate, swiglu, classifier, classifier_kd, adamw, "
+                            "hardconcrete, model)\n",
                     (int)n, p);
             exit(2);
         }

@@ -12,7 +12,7 @@
 # usage: distill_test.sh SHEAR DECK STORE TEACHER WORK SCENARIO [mpirun args...]
 set -u
 SHEAR=$1 DECK=$2 STORE=$3 TEACHER=$4 WORK=$5 SCENARIO=$6; shift 6
-MPI=("$@"); [[ ${#MPI[@]} -eq 0 ]] && MPI=(mpirun --oversubscribe --allow-run-as-root --mca btl self,vader)
+MPI=("$@"); [[ ${#MPI[@]} -eq 0 ]] && MPI=(mpirun --oversubscribe --allow-run-as-root --mca btl "self,vader")
 PY=/usr/bin/python3 HERE=$(dirname "$0")
 W=$WORK/$SCENARIO
 rm -rf "$W"; mkdir -p "$W"

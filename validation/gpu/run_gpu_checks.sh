@@ -195,7 +195,7 @@ sanitize() { # tool log share: the tool gets at most SAN_TIMEOUT s and its share
     if [ "$t" -lt 20 ]; then note "$tool: skipped, the ${BUDGET} s budget is spent"; return 0; fi
     # racecheck only matters where shared memory is: the kernels that use it (CUDA_OPS_ONLY groups of the test)
     local only=""
-    [ "$tool" = racecheck ] && only="attention,cached,classifier,rmsnorm,gate,pointwise"
+    [ "$tool" = racecheck ] && only="attention,cached,classifier,classifier_kd,rmsnorm,gate,pointwise"
     CUDA_OPS_ONLY=$only timeout --kill-after=10 "$t" "$SAN" --tool "$tool" --error-exitcode 99 "${extra[@]}" \
         "$SRC/$TEST" >"$log" 2>&1
     local rc=$?
