@@ -102,7 +102,8 @@ const DeckKey DECK_SCHEMA[] = {
     KEY_NUM(distill, alpha, "0.5", 0, 1, "loss = alpha KD + (1 - alpha) LM; 0 = plain training (the teacher still "
             "runs, kd_loss is logged)"),
     KEY_NUM(distill, temperature, "1", 1e-3, 1e3,
-            "T of the KD term T^2 KL(softmax(teacher / T) || softmax(student / T))"),
+            "temperature T of the KD term: T^2 times the KL divergence of softmax(student / T) from "
+            "softmax(teacher / T)"),
     KEY_INT(distill, topk, "0", 0, INT_MAX,
             "0 = KD over the full vocabulary; k = over the teacher's k largest logits per position, renormalised"),
 
