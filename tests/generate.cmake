@@ -8,7 +8,7 @@ set_tests_properties(test_sample PROPERTIES TIMEOUT 120)
 add_test(NAME generate_check
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/generate/check.sh $<TARGET_FILE:shear> ${CMAKE_CURRENT_BINARY_DIR}/generate
                  ${CMAKE_SOURCE_DIR})
-set_tests_properties(generate_check PROPERTIES LABELS "generate;parity" TIMEOUT 300
+set_tests_properties(generate_check PROPERTIES LABELS "generate;parity" TIMEOUT 900
                      ENVIRONMENT "SHEAR_PYTHON=${SHEAR_PYTHON};OMP_NUM_THREADS=2")
 add_test(NAME generate_cli_errors
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/generate/cli_errors.sh $<TARGET_FILE:shear>
