@@ -13,7 +13,6 @@ void run_ckpt_init(RunCkpt *r, const char *phase, const Deck *d, Model *m, AdamW
     r->sampler = s;
     r->masks = mk;
     r->dbl = dbl;
-    r->distill = kd;
     if (kd && kd->on) {
         r->teacher_hash = (int64_t)kd->hash; // uint64 stored bit for bit
         memcpy(r->teacher_path, kd->path, strlen(kd->path)); // NUL-padded: the array was zeroed

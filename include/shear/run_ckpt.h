@@ -19,7 +19,6 @@ typedef struct {
     Sampler *sampler;
     Masks *masks;        // NULL when training
     DblRun *dbl;
-    const Distill *distill;
     int64_t adam_t, masks_t, dbl_updates; // int64 mirrors of the ints they stand for
     // the teacher the run distils from (0 and "" without one): the hash of its weights and its path's bytes
     int64_t teacher_hash;
