@@ -1,5 +1,5 @@
 # Knowledge distillation (shear/distill.h, ops.h classifier_kd). The op's identities and finite differences are in
-# test_ops_grad; here: the KD term against PyTorch (tests/kd/kd_torch.py through kd_driver) and the real commands
+# test_ops_kd; here: the KD term against PyTorch (tests/kd/kd_torch.py through kd_driver) and the real commands
 # with a teacher (tests/kd/distill_test.sh: the tiny store and model of tests/train).
 set(KD_SRC ${CMAKE_CURRENT_SOURCE_DIR}/kd)
 set(KD_DIR ${CMAKE_CURRENT_BINARY_DIR}/kd)

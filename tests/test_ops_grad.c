@@ -6,137 +6,8 @@
 // Finite differences run in double over the float kernels with step FD_EPS; a gradient passes when
 // max|analytic - numeric| <= FD_TOL * max|numeric| (normwise relative error). Sizes are odd on purpose
 // (N=5, d=12, head_dim 6, H=6 over Hkv=2, T=7), so no power-of-two path hides a bug.
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "shear/ops.h"
-
-#define FD_EPS 1e-2
-#define FD_TOL 1e-3
-#define FWD_TOL 1e-5 // forward vs double reference, relative to the largest reference value
-#define ADD_TOL 1e-6 // second backward call vs twice the first, relative
-
-static const ShearOps *ops;
-static int passed, failed;
-static uint64_t rng_counter;
-
-static void check(const char *what, double err, double tol) {
-    int ok = err <= tol; // NaN fails
-    printf("%s %-48s err %.3e (tol %.1e)\n", ok ? "PASS" : "FAIL", what, err, tol);
-    if (ok) passed++;
-    else failed++;
-}
-
-static float *buf(size_t n) { return ops->alloc(n * sizeof(float)); }
-static double *dbuf(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
-
-static void fill_normal(float *x, size_t n, double scale) {
-    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(1234, 99, rng_counter++));
-}
-
-static void fill_uniform(float *x, size_t n, double lo, double hi) {
-    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * rng_uniform(1234, 99, rng_counter++));
-}
-
-static double dot_r(const float *out, const float *R, size_t n) {
-    double L = 0.0;
-    for (size_t i = 0; i < n; i++) L += (double)out[i] * R[i];
-    return L;
-}
-
-// max|a - b| / max|b| (b the reference); an all-zero reference compares absolutely.
-static double rel_err_fd(const float *a, const double *b, size_t n, const unsigned char *mask) {
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        if (mask && !mask[i]) continue;
-        num = fmax(num, fabs((double)a[i] - b[i]));
-        den = fmax(den, fabs(b[i]));
-    }
-    return den > 0.0 ? num / den : num;
-}
-
-static double rel_err_ff(const float *a, const float *b, double bscale, size_t n) {
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)a[i] - bscale * b[i]));
-        den = fmax(den, fabs(bscale * b[i]));
-    }
-    return den > 0.0 ? num / den : num;
-}
-
-// ---------------- the generic gradient check ----------------
-
-#define MAX_GRADS 4
-typedef struct {
-    const char *op;
-    int ngrad;
-    const char *gname[MAX_GRADS];
-    float *param[MAX_GRADS];              // what each gradient is the derivative with respect to
-    size_t n[MAX_GRADS];                  // its element count
-    const unsigned char *mask[MAX_GRADS]; // elements to compare (NULL: all)
-    double (*objective)(void *ctx);       // runs the forward (refreshing saved tensors), returns L
-    void (*backward)(void *ctx, float **grads); // dL/dout = R; NULL entries are not computed
-    int accumulates;                            // backward ADDs into grads (rope's in-place backward does not)
-    void *ctx;
-} GradCase;
-
-static void fd_grad(GradCase *gc, int k, double *g) {
-    float *p = gc->param[k];
-    for (size_t i = 0; i < gc->n[k]; i++) {
-        if (gc->mask[k] && !gc->mask[k][i]) continue;
-        float x0 = p[i], xp = (float)(x0 + FD_EPS), xm = (float)(x0 - FD_EPS);
-        p[i] = xp;
-        double lp = gc->objective(gc->ctx);
-        p[i] = xm;
-        double lm = gc->objective(gc->ctx);
-        p[i] = x0;
-        g[i] = (lp - lm) / ((double)xp - (double)xm);
-    }
-}
-
-static void run_grad_case(GradCase *gc) {
-    char what[128];
-    float *once[MAX_GRADS] = {0}, *twice[MAX_GRADS] = {0}, *alone[MAX_GRADS] = {0};
-    for (int k = 0; k < gc->ngrad; k++) {
-        once[k] = buf(gc->n[k]);
-        twice[k] = buf(gc->n[k]);
-        alone[k] = buf(gc->n[k]);
-    }
-    gc->objective(gc->ctx);
-    gc->backward(gc->ctx, once);
-    for (int k = 0; k < gc->ngrad; k++) {
-        double *g = dbuf(gc->n[k]);
-        fd_grad(gc, k, g);
-        snprintf(what, sizeof what, "%s d%s finite differences", gc->op, gc->gname[k]);
-        check(what, rel_err_fd(once[k], g, gc->n[k], gc->mask[k]), FD_TOL);
-        free(g);
-    }
-    if (gc->accumulates) {
-        gc->objective(gc->ctx);
-        gc->backward(gc->ctx, twice);
-        gc->backward(gc->ctx, twice);
-        for (int k = 0; k < gc->ngrad; k++) {
-            snprintf(what, sizeof what, "%s d%s adds (2 calls = 2x)", gc->op, gc->gname[k]);
-            check(what, rel_err_ff(twice[k], once[k], 2.0, gc->n[k]), ADD_TOL);
-        }
-        if (gc->ngrad > 1) {
-            for (int k = 0; k < gc->ngrad; k++) {
-                float *only[MAX_GRADS] = {0};
-                only[k] = alone[k];
-                gc->backward(gc->ctx, only);
-                snprintf(what, sizeof what, "%s d%s alone (others NULL)", gc->op, gc->gname[k]);
-                check(what, rel_err_ff(alone[k], once[k], 1.0, gc->n[k]), 0.0);
-            }
-        }
-    }
-    for (int k = 0; k < gc->ngrad; k++) {
-        ops->free(once[k]);
-        ops->free(twice[k]);
-        ops->free(alone[k]);
-    }
-}
+// The harness (FD_EPS, FD_TOL, GradCase, the error measures): tests/ops_check.h. classifier_kd: test_ops_kd.c.
+#include "ops_check.h"
 
 // ---------------- embedding ----------------
 
@@ -514,13 +385,6 @@ static void test_swiglu(void) {
 
 // ---------------- classifier ----------------
 
-typedef struct {
-    size_t N;
-    int d, V;
-    float dscale;
-    float *x, *w;
-    int32_t *tgt;
-} ClsCtx;
 
 static double cls_obj(void *c) {
     ClsCtx *k = c;
@@ -562,7 +426,6 @@ static double cls_reference(const ClsCtx *k, double *row_loss, double *logits, d
     return total;
 }
 
-static double max_rel(const float *a, const double *b, size_t n) { return rel_err_fd(a, b, n, NULL); }
 
 // Forward values, ignored rows and chunking against the naive reference. N * V is large enough here that the
 // kernel splits the rows into more than one chunk.
@@ -623,186 +486,6 @@ static void test_classifier(void) {
     ops->free(k.x), ops->free(k.w), ops->free(k.tgt);
     classifier_vs_reference(9, 12, 11, "(one chunk)");
     classifier_vs_reference(150, 6, 40000, "(2 chunks)");
-}
-
-// ---------------- classifier_kd: the classifier with a distillation teacher ----------------
-
-typedef struct {
-    ClsCtx c;
-    float *tx, *tw; // [N, td], [V, td]
-    ShearKD kd;
-} KdCtx;
-
-static double kd_obj(void *ctx) {
-    KdCtx *k = ctx;
-    double kd = 0.0;
-    double lm = ops->classifier_kd(NULL, NULL, &kd, k->c.x, k->c.w, k->c.tgt, k->c.N, k->c.d, k->c.V, k->c.dscale,
-                                   &k->kd);
-    return k->c.dscale * ((1.0 - k->kd.alpha) * lm + k->kd.alpha * kd);
-}
-
-static void kd_bwd(void *ctx, float **g) {
-    KdCtx *k = ctx;
-    if (g[0] || g[1])
-        ops->classifier_kd(g[0], g[1], NULL, k->c.x, k->c.w, k->c.tgt, k->c.N, k->c.d, k->c.V, k->c.dscale, &k->kd);
-}
-
-static void kd_ctx_make(KdCtx *k, size_t N, int d, int td, int V, float alpha, float temp, int topk) {
-    *k = (KdCtx){.c = {.N = N, .d = d, .V = V, .dscale = 0.37f}};
-    k->c.x = buf(N * d), k->c.w = buf((size_t)V * d), k->c.tgt = ops->alloc(N * sizeof(int32_t));
-    k->tx = buf(N * td), k->tw = buf((size_t)V * td);
-    fill_normal(k->c.x, N * d, 1.0);
-    fill_normal(k->c.w, (size_t)V * d, 0.5);
-    fill_normal(k->tx, N * td, 1.0);
-    fill_normal(k->tw, (size_t)V * td, 0.6);
-    for (size_t n = 0; n < N; n++) k->c.tgt[n] = n % 4 == 1 ? -1 : (int32_t)(rng_u64(1234, 97, n) % (uint64_t)V);
-    k->kd = (ShearKD){.tx = k->tx, .tw = k->tw, .td = td, .alpha = alpha, .temperature = temp, .topk = topk};
-}
-
-static void kd_ctx_free(KdCtx *k) {
-    ops->free(k->c.x), ops->free(k->c.w), ops->free(k->c.tgt), ops->free(k->tx), ops->free(k->tw);
-}
-
-// Naive double reference of the KD term as ops.h states it: the KD sum, and dx, dw of the whole objective
-// dscale ((1 - alpha) LM + alpha KD). Top-k by sorting ids on (logit desc, id asc). Returns the LM sum.
-static double kd_reference(const KdCtx *k, double *kd_sum, double *dx, double *dw) {
-    const size_t N = k->c.N;
-    const int d = k->c.d, V = k->c.V, td = k->kd.td;
-    const double T = k->kd.temperature, a = k->kd.alpha;
-    double *s = dbuf(V), *t = dbuf(V), *p = dbuf(V), *g = dbuf(V);
-    int *order = malloc((size_t)V * sizeof(int));
-    double lm = 0.0;
-    *kd_sum = 0.0;
-    for (size_t n = 0; n < N; n++) {
-        if (k->c.tgt[n] < 0) continue;
-        double ms = -INFINITY, mt = -INFINITY;
-        for (int v = 0; v < V; v++) {
-            s[v] = t[v] = 0.0;
-            for (int j = 0; j < d; j++) s[v] += (double)k->c.x[n * d + j] * k->c.w[(size_t)v * d + j];
-            for (int j = 0; j < td; j++) t[v] += (double)k->tx[n * td + j] * k->tw[(size_t)v * td + j];
-            ms = fmax(ms, s[v]), mt = fmax(mt, t[v]);
-        }
-        int K = k->kd.topk > 0 && k->kd.topk < V ? k->kd.topk : V;
-        for (int v = 0; v < V; v++) order[v] = v;
-        for (int i = 0; K < V && i < K; i++) // selection sort of the first K: (logit desc, id asc)
-            for (int j = i + 1; j < V; j++)
-                if (t[order[j]] > t[order[i]] || (t[order[j]] == t[order[i]] && order[j] < order[i])) {
-                    int x = order[i]; order[i] = order[j]; order[j] = x;
-                }
-        double z1 = 0.0, zt = 0.0, zp = 0.0;
-        for (int v = 0; v < V; v++) z1 += exp(s[v] - ms), zt += exp((s[v] - ms) / T), p[v] = 0.0;
-        for (int i = 0; i < K; i++) zp += exp((t[order[i]] - mt) / T);
-        for (int i = 0; i < K; i++) p[order[i]] = exp((t[order[i]] - mt) / T) / zp;
-        lm += ms + log(z1) - s[k->c.tgt[n]];
-        double kd = 0.0;
-        for (int v = 0; v < V; v++)
-            if (p[v] > 0) kd += p[v] * (log(p[v]) - ((s[v] - ms) / T - log(zt)));
-        *kd_sum += T * T * kd;
-        for (int v = 0; v < V; v++)
-            g[v] = k->c.dscale * ((1 - a) * (exp(s[v] - ms) / z1 - (v == k->c.tgt[n])) +
-                                  a * T * (exp((s[v] - ms) / T) / zt - p[v]));
-        for (int v = 0; v < V; v++)
-            for (int j = 0; j < d; j++) {
-                dx[n * d + j] += g[v] * k->c.w[(size_t)v * d + j];
-                dw[(size_t)v * d + j] += g[v] * k->c.x[n * d + j];
-            }
-    }
-    free(s), free(t), free(p), free(g), free(order);
-    return lm;
-}
-
-static void kd_vs_reference(size_t N, int d, int td, int V, float alpha, float temp, int topk, const char *label) {
-    KdCtx k;
-    kd_ctx_make(&k, N, d, td, V, alpha, temp, topk);
-    float *dx = buf(N * d), *dw = buf((size_t)V * d);
-    double *rdx = dbuf(N * d), *rdw = dbuf((size_t)V * d), rkd, kd;
-    double lm = ops->classifier_kd(dx, dw, &kd, k.c.x, k.c.w, k.c.tgt, N, d, V, k.c.dscale, &k.kd);
-    double rlm = kd_reference(&k, &rkd, rdx, rdw);
-    char what[128];
-    snprintf(what, sizeof what, "classifier_kd LM sum vs naive %s", label);
-    check(what, fabs(lm - rlm) / fabs(rlm), FWD_TOL);
-    snprintf(what, sizeof what, "classifier_kd KD sum vs naive %s", label);
-    check(what, fabs(kd - rkd) / fabs(rkd), FWD_TOL);
-    snprintf(what, sizeof what, "classifier_kd dx vs naive %s", label);
-    check(what, max_rel(dx, rdx, N * d), 1e-4);
-    snprintf(what, sizeof what, "classifier_kd dw vs naive %s", label);
-    check(what, max_rel(dw, rdw, (size_t)V * d), 1e-4);
-    free(rdx), free(rdw);
-    ops->free(dx), ops->free(dw);
-    kd_ctx_free(&k);
-}
-
-// The identities of the KD term: alpha = 0 is the classifier's bits; a teacher equal to the student gives KD = 0
-// and no KD gradient; top-k with k = V is the full vocabulary.
-static void kd_identities(size_t N, int d, int V) {
-    KdCtx k;
-    kd_ctx_make(&k, N, d, d, V, 0.0f, 2.0f, 0);
-    float *dx0 = buf(N * d), *dw0 = buf((size_t)V * d), *dx1 = buf(N * d), *dw1 = buf((size_t)V * d);
-    double lm0 = ops->classifier(dx0, dw0, NULL, NULL, k.c.x, k.c.w, k.c.tgt, N, d, V, k.c.dscale), kd = 0;
-    double lm1 = ops->classifier_kd(dx1, dw1, &kd, k.c.x, k.c.w, k.c.tgt, N, d, V, k.c.dscale, &k.kd);
-    check("classifier_kd alpha 0: LM sum == classifier's (bits)", lm0 == lm1 ? 0.0 : 1.0, 0.0);
-    check("classifier_kd alpha 0: dx == classifier's (bits)", memcmp(dx0, dx1, N * d * sizeof(float)) ? 1.0 : 0.0, 0.0);
-    check("classifier_kd alpha 0: dw == classifier's (bits)",
-          memcmp(dw0, dw1, (size_t)V * d * sizeof(float)) ? 1.0 : 0.0, 0.0);
-    check("classifier_kd alpha 0: the KD sum is still computed", kd > 0 ? 0.0 : 1.0, 0.0);
-
-    // teacher = student; the scale of the plain gradient is what "zero" is measured against
-    double gscale = 0.0;
-    for (size_t i = 0; i < N * (size_t)d; i++) gscale = fmax(gscale, fabs(dx0[i]));
-    float temps[3] = {0.5f, 1.0f, 3.0f};
-    for (int i = 0; i < 3; i++) {
-        ShearKD self = {.tx = k.c.x, .tw = k.c.w, .td = d, .alpha = 1.0f, .temperature = temps[i], .topk = 0};
-        ops->zero(dx1, N * d * sizeof(float));
-        ops->zero(dw1, (size_t)V * d * sizeof(float));
-        ops->classifier_kd(dx1, dw1, &kd, k.c.x, k.c.w, k.c.tgt, N, d, V, k.c.dscale, &self);
-        double gx = 0.0, gw = 0.0;
-        for (size_t j = 0; j < N * (size_t)d; j++) gx = fmax(gx, fabs(dx1[j]));
-        for (size_t j = 0; j < (size_t)V * d; j++) gw = fmax(gw, fabs(dw1[j]));
-        char what[128];
-        snprintf(what, sizeof what, "classifier_kd teacher == student T=%g: KD per row", temps[i]);
-        check(what, fabs(kd) / (double)N, 1e-6);
-        snprintf(what, sizeof what, "classifier_kd teacher == student T=%g: |dx|,|dw| / plain", temps[i]);
-        check(what, fmax(gx, gw) / gscale, 1e-5);
-    }
-
-    // top-k with k = V against the full vocabulary (different code paths, the same sums)
-    k.kd.alpha = 0.6f;
-    double kdf = 0, kdk = 0;
-    ops->zero(dx0, N * d * sizeof(float)), ops->zero(dw0, (size_t)V * d * sizeof(float));
-    ops->zero(dx1, N * d * sizeof(float)), ops->zero(dw1, (size_t)V * d * sizeof(float));
-    ops->classifier_kd(dx0, dw0, &kdf, k.c.x, k.c.w, k.c.tgt, N, d, V, k.c.dscale, &k.kd);
-    k.kd.topk = V;
-    ops->classifier_kd(dx1, dw1, &kdk, k.c.x, k.c.w, k.c.tgt, N, d, V, k.c.dscale, &k.kd);
-    check("classifier_kd topk = V vs full: KD sum", fabs(kdk - kdf) / fabs(kdf), 1e-6);
-    check("classifier_kd topk = V vs full: dx", rel_err_ff(dx1, dx0, 1.0, N * d), 1e-6);
-    check("classifier_kd topk = V vs full: dw", rel_err_ff(dw1, dw0, 1.0, (size_t)V * d), 1e-6);
-    ops->free(dx0), ops->free(dw0), ops->free(dx1), ops->free(dw1);
-    kd_ctx_free(&k);
-}
-
-static void test_classifier_kd(void) {
-    struct { float alpha, temp; int topk; int td; const char *label; } cases[] = {
-        {0.5f, 1.0f, 0, 10, "full T=1 alpha 0.5"},
-        {1.0f, 2.0f, 0, 12, "full T=2 alpha 1"},
-        {0.7f, 0.5f, 3, 7, "top-3 T=0.5 alpha 0.7"},
-        {1.0f, 4.0f, 1, 10, "top-1 T=4 alpha 1"},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        KdCtx k;
-        kd_ctx_make(&k, 9, 12, cases[c].td, 11, cases[c].alpha, cases[c].temp, cases[c].topk);
-        char op[96];
-        snprintf(op, sizeof op, "classifier_kd %s", cases[c].label);
-        GradCase gc = {.op = op, .ngrad = 2, .gname = {"x", "w"}, .param = {k.c.x, k.c.w},
-                       .n = {k.c.N * k.c.d, (size_t)k.c.V * k.c.d}, .objective = kd_obj, .backward = kd_bwd,
-                       .accumulates = 1, .ctx = &k};
-        run_grad_case(&gc);
-        kd_ctx_free(&k);
-    }
-    kd_vs_reference(9, 12, 10, 11, 0.5f, 1.0f, 0, "full (one chunk)");
-    kd_vs_reference(9, 12, 10, 11, 0.8f, 2.0f, 4, "top-4 (one chunk)");
-    kd_vs_reference(150, 6, 5, 40000, 0.5f, 1.5f, 0, "full (2 chunks)");
-    kd_vs_reference(150, 6, 5, 40000, 1.0f, 1.0f, 50, "top-50 (2 chunks)");
-    kd_identities(33, 8, 29);
 }
 
 // ---------------- AdamW ----------------
@@ -920,7 +603,6 @@ int main(void) {
     test_gate(12, "(whole row)");
     test_swiglu();
     test_classifier();
-    test_classifier_kd();
     test_adamw();
     test_reproducible();
     printf("%d passed, %d failed\n", passed, failed);
