@@ -455,6 +455,7 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     SHEAR_CHECK(f >= 0, "cannot create checkpoint '%s': expected a writable run.out_dir", tmp);
+    h5_probe_hold(tmp);
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5_CHECK(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE), "collective transfers for '%s'", tmp);
 
@@ -489,6 +490,7 @@ double ckpt_save(const Dist *d, const ShearOps *ops, const char *run_dir, const 
     // are on stable storage before the rename makes the file visible as committed
     H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing '%s'", tmp);
     H5_CHECK(H5Fclose(f), "closing checkpoint '%s'", tmp);
+    h5_probe_release();
     dist_world_barrier("checkpoint closed");
     shear_tmp_done(tmp);
 

@@ -30,17 +30,30 @@ static herr_t cause_walk(unsigned n, const H5E_error2_t *e, void *data) {
 
 // MPI-IO hands HDF5 a short write, not an error: the system error was never raised (a write that crosses a
 // full disk or a size limit writes part and returns a short count). Writing one more byte at the end of the
-// file being written (doomed: shear_die removes it) asks the system the reason.
+// file being written (doomed: shear_die removes it) asks the system the reason. The descriptor is the one
+// h5_probe_hold opened when the file was created: another rank that failed first may already have unlinked the
+// name, but the file (its size, its blocks on a full disk) lives on while a descriptor is open.
+static int probe_fd = -1;
+
+void h5_probe_hold(const char *path) {
+    h5_probe_release();
+    probe_fd = open(path, O_WRONLY);
+}
+
+void h5_probe_release(void) {
+    if (probe_fd >= 0) close(probe_fd);
+    probe_fd = -1;
+}
+
 static int probe_write_errno(void) {
     const char *path = shear_tmp_current();
-    if (!path) return 0;
-    int fd = open(path, O_WRONLY);
-    if (fd < 0) return errno;
+    int fd = probe_fd >= 0 ? probe_fd : path ? open(path, O_WRONLY) : -1;
+    if (fd < 0) return path ? errno : 0;
     struct stat st;
     int e = 0;
     if (fstat(fd, &st) == 0 && pwrite(fd, "", 1, st.st_size) < 0) e = errno;
     if (e == 0 && fsync(fd) != 0) e = errno;
-    close(fd);
+    if (fd != probe_fd) close(fd);
     return e;
 }
 

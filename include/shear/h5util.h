@@ -22,6 +22,10 @@
 // stack (the POSIX driver records it) or sys_errno (the errno the failing call left), or "" when there is
 // neither. Call right after the failing HDF5 call (the next call clears the stack).
 const char *h5_cause(char *buf, size_t len, int sys_errno);
+// A descriptor on a file being written through MPI-IO, held from its creation to its close, for h5_cause's probe
+// of a short write's reason (which still works after another failing rank has removed the file's name).
+void h5_probe_hold(const char *path);
+void h5_probe_release(void);
 
 // Silences HDF5's own error-stack printing: Shear reports errors itself, once.
 void h5_quiet(void);
