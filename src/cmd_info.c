@@ -128,6 +128,11 @@ static void print_config(hid_t f) {
     }
     double theta, eps;
     if (h5_attr_read_double(g, "rope_theta", &theta) == 0) printf(" rope_theta=%g", theta);
+    char rope_type[32];
+    double factor;
+    if (h5_attr_read_string(g, "rope_type", rope_type, sizeof rope_type) == 0 &&
+        h5_attr_read_double(g, "rope_factor", &factor) == 0)
+        printf(" rope_type=%s rope_factor=%g", rope_type, factor);
     if (h5_attr_read_double(g, "norm_eps", &eps) == 0) printf(" norm_eps=%g", eps);
     printf("\n");
     H5Gclose(g);

@@ -21,7 +21,7 @@ static void config_from_deck(const Deck *d, ModelConfig *c) {
     c->head_dim = d->model_head_dim ? d->model_head_dim : d->model_dim / d->model_n_heads;
     c->intermediate = d->model_intermediate;
     c->vocab = d->model_vocab;
-    c->rope_theta = (float)d->model_rope_theta;
+    c->rope = (ShearRope){.theta = (float)d->model_rope_theta};
     c->norm_eps = (float)d->model_norm_eps;
 }
 

@@ -119,8 +119,8 @@ static void block_fwd(Model *m, int B, const ModelGates *gt, int l, int write_ou
     o->matmul_fwd(a.q, a.xn1, W(m, param_index(l, P_Q)), N, d, qd);
     o->matmul_fwd(a.k, a.xn1, W(m, param_index(l, P_K)), N, d, kvd);
     o->matmul_fwd(a.v, a.xn1, W(m, param_index(l, P_V)), N, d, kvd);
-    o->rope_fwd(a.q, (size_t)B, T, H, hd, c->rope_theta);
-    o->rope_fwd(a.k, (size_t)B, T, Hkv, hd, c->rope_theta);
+    o->rope_fwd(a.q, (size_t)B, T, H, hd, &c->rope);
+    o->rope_fwd(a.k, (size_t)B, T, Hkv, hd, &c->rope);
     o->attention_fwd(a.att, a.lse, a.q, a.k, a.v, (size_t)B, T, H, Hkv, hd);
     const float *o_in = a.att;
     if (gt && gt->head) {
@@ -265,8 +265,8 @@ double model_forward_backward_kd(Model *m, int B, const int32_t *tokens, const i
         o->zero(m->dk, N * (size_t)kvd * sizeof(float));
         o->zero(m->dv, N * (size_t)kvd * sizeof(float));
         o->attention_bwd(m->dq, m->dk, m->dv, datt, q, k, v, att, lse, (size_t)B, T, H, Hkv, hd);
-        o->rope_bwd(m->dq, (size_t)B, T, H, hd, c->rope_theta);
-        o->rope_bwd(m->dk, (size_t)B, T, Hkv, hd, c->rope_theta);
+        o->rope_bwd(m->dq, (size_t)B, T, H, hd, &c->rope);
+        o->rope_bwd(m->dk, (size_t)B, T, Hkv, hd, &c->rope);
         o->zero(m->dxn, nd * sizeof(float));
         o->matmul_bwd(m->dxn, G(m, param_index(l, P_Q)), m->dq, xn1, W(m, param_index(l, P_Q)), N, d, qd);
         o->matmul_bwd(m->dxn, G(m, param_index(l, P_K)), m->dk, xn1, W(m, param_index(l, P_K)), N, d, kvd);

@@ -65,8 +65,8 @@ static void feed_chunk(Generator *g, int n) {
         o->matmul_fwd(g->q, g->xn, Wt(m, param_index(l, P_Q)), rows, d, qd);
         o->matmul_fwd(g->k, g->xn, Wt(m, param_index(l, P_K)), rows, d, kvd);
         o->matmul_fwd(g->v, g->xn, Wt(m, param_index(l, P_V)), rows, d, kvd);
-        o->rope_at_fwd(g->q, n, pos0, H, hd, c->rope_theta);
-        o->rope_at_fwd(g->k, n, pos0, Hkv, hd, c->rope_theta);
+        o->rope_at_fwd(g->q, n, pos0, H, hd, &c->rope);
+        o->rope_at_fwd(g->k, n, pos0, Hkv, hd, &c->rope);
         o->copy(kc + (size_t)pos0 * kvd, g->k, rows * kvd * sizeof(float));
         o->copy(vc + (size_t)pos0 * kvd, g->v, rows * kvd * sizeof(float));
         o->attention_cached_fwd(g->att, g->q, kc, vc, n, pos0, H, Hkv, hd);

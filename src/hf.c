@@ -94,8 +94,8 @@ typedef struct {
     int *tensor_of; // [table n] its tensor in that shard
 } Checkpoint;
 
-// Old checkpoints carry RoPE's inverse frequencies as buffers; they must agree with rope_theta, or the
-// checkpoint was made with a RoPE variant Shear would not reproduce.
+// Old checkpoints carry RoPE's inverse frequencies as buffers; they must agree with rope_theta and
+// rope_scaling, or the checkpoint was made with a RoPE variant Shear would not reproduce.
 static void check_inv_freq(const StFile *f, const StTensor *t, const ModelConfig *c) {
     int half = c->head_dim / 2;
     if (t->ndim != 1 || t->shape[0] != (uint64_t)half || !(t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16))
@@ -103,10 +103,10 @@ static void check_inv_freq(const StFile *f, const StTensor *t, const ModelConfig
     float *v = shear_malloc((size_t)half * sizeof(float)); // [hd/2]
     st_to_f32(t->dtype, st_file_data(f, t), (size_t)half, v);
     for (int i = 0; i < half; i++) {
-        double want = 1.0 / pow(c->rope_theta, 2.0 * i / c->head_dim);
+        double want = rope_inv_freq(&c->rope, i, c->head_dim);
         if (fabs(v[i] - want) > 1e-2 * want)
-            SHEAR_DIE("'%s': tensor '%s' element %d is %g but rope_theta %g gives %g (scaled RoPE?)", f->path, t->name,
-                      i, (double)v[i], (double)c->rope_theta, want);
+            SHEAR_DIE("'%s': tensor '%s' element %d is %g but rope_theta %g with rope_type %s gives %g", f->path,
+                      t->name, i, (double)v[i], (double)c->rope.theta, rope_type_name(c->rope.type), want);
     }
     free(v);
 }

@@ -84,6 +84,68 @@ char *hf_eos_json(const char *eos_token_ids) {
     return s;
 }
 
+// The shortest decimal that reads back as the same float: 1e-05, not 9.99999975e-06.
+static void fmt_float(char *buf, size_t len, float v) {
+    if (v == floorf(v) && fabsf(v) < 1e15f) { // 10000.0 as HF writes rope_theta, not 1e+04
+        snprintf(buf, len, "%.1f", (double)v);
+        return;
+    }
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, len, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".e")) strncat(buf, ".0", len - strlen(buf) - 1); // a float in JSON, as HF writes it
+}
+
+// rope_scaling: null, {"rope_type": "default"}, "linear" {factor} or "llama3" {factor, low_freq_factor,
+// high_freq_factor, original_max_position_embeddings} (older configs name the type "type"). Any other type
+// (dynamic, yarn, longrope, ...) changes the frequencies in ways Shear does not compute: refused by name.
+static void parse_rope_scaling(const char *path, const cJSON *rs, ShearRope *r) {
+    if (!rs) return;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+    if (!t) t = cJSON_GetObjectItemCaseSensitive(rs, "type");
+    if (!cJSON_IsObject(rs) || !cJSON_IsString(t) || rope_type_parse(t->valuestring, &r->type)) {
+        char *s = cJSON_PrintUnformatted(rs);
+        SHEAR_DIE("'%s': key 'rope_scaling' is %.200s: Shear implements rope_type default, linear and llama3", path,
+                  s ? s : "set");
+    }
+    if (r->type == ROPE_DEFAULT) return;
+    const cJSON *f = key(rs, "factor");
+    if (!cJSON_IsNumber(f) || !(f->valuedouble >= 1) || !isfinite(f->valuedouble))
+        SHEAR_DIE("'%s': key 'rope_scaling.factor' must be a number >= 1 for rope_type %s", path, t->valuestring);
+    r->factor = (float)f->valuedouble;
+    if (r->type != ROPE_LLAMA3) return;
+    const char *need[3] = {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"};
+    double v[3];
+    for (int i = 0; i < 3; i++) {
+        const cJSON *x = key(rs, need[i]);
+        if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || !isfinite(x->valuedouble))
+            SHEAR_DIE("'%s': key 'rope_scaling.%s' must be a positive number for rope_type llama3", path, need[i]);
+        v[i] = x->valuedouble;
+    }
+    if (!(v[1] > v[0])) SHEAR_DIE("'%s': rope_scaling needs low_freq_factor < high_freq_factor", path);
+    if (v[2] != floor(v[2]) || v[2] > 100000000)
+        SHEAR_DIE("'%s': key 'rope_scaling.original_max_position_embeddings' must be an integer", path);
+    r->low_freq_factor = (float)v[0];
+    r->high_freq_factor = (float)v[1];
+    r->original_max_pos = (int)v[2];
+}
+
+// rope_scaling as config.json writes it: null for plain RoPE.
+static void rope_scaling_json(char *buf, size_t len, const ShearRope *r) {
+    char factor[32], low[32], high[32];
+    fmt_float(factor, sizeof factor, r->factor);
+    fmt_float(low, sizeof low, r->low_freq_factor);
+    fmt_float(high, sizeof high, r->high_freq_factor);
+    if (r->type == ROPE_LINEAR) snprintf(buf, len, "{\"factor\": %s, \"rope_type\": \"linear\"}", factor);
+    else if (r->type == ROPE_LLAMA3)
+        snprintf(buf, len,
+                 "{\"factor\": %s, \"high_freq_factor\": %s, \"low_freq_factor\": %s, "
+                 "\"original_max_position_embeddings\": %d, \"rope_type\": \"llama3\"}",
+                 factor, high, low, r->original_max_pos);
+    else snprintf(buf, len, "null");
+}
+
 void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
     memset(hc, 0, sizeof *hc);
     hc->bos_token_id = -1;
@@ -107,23 +169,14 @@ void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
     if (act && !(cJSON_IsString(act) && strcmp(act->valuestring, "silu") == 0))
         SHEAR_DIE("'%s': key 'hidden_act' is %.64s; Shear's MLP is SwiGLU with silu", path,
                   cJSON_IsString(act) ? act->valuestring : "not a string");
-    const cJSON *rs = key(root, "rope_scaling");
-    if (rs) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
-        if (!t) t = cJSON_GetObjectItemCaseSensitive(rs, "type");
-        if (!(cJSON_IsObject(rs) && cJSON_IsString(t) && strcmp(t->valuestring, "default") == 0)) {
-            char *s = cJSON_PrintUnformatted(rs);
-            SHEAR_DIE("'%s': key 'rope_scaling' is %.200s: RoPE scaling is not supported (Shear implements plain "
-                      "RoPE with rope_theta)", path, s ? s : "set");
-        }
-    }
+    ModelConfig *c = &hc->cfg;
+    parse_rope_scaling(path, key(root, "rope_scaling"), &c->rope);
     refuse_true(path, root, "attention_bias", "q/k/v/o biases are not supported");
     refuse_true(path, root, "mlp_bias", "MLP biases are not supported");
     refuse_true(path, root, "tie_word_embeddings", "Shear's LLaMA has an lm_head separate from the embedding");
     if (key(root, "quantization_config"))
         SHEAR_DIE("'%s': key 'quantization_config' is set: quantized checkpoints are not supported", path);
 
-    ModelConfig *c = &hc->cfg;
     c->dim = get_int(path, root, "hidden_size", 1, 0);
     c->n_heads = get_int(path, root, "num_attention_heads", 1, 0);
     c->n_layers = get_int(path, root, "num_hidden_layers", 1, 0);
@@ -135,7 +188,7 @@ void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
                   path, c->dim, c->n_heads);
     c->head_dim = get_int(path, root, "head_dim", 0, c->dim / c->n_heads);
     c->norm_eps = (float)get_pos(path, root, "rms_norm_eps", HF_DEFAULT_RMS_EPS);
-    c->rope_theta = (float)get_pos(path, root, "rope_theta", HF_DEFAULT_ROPE_THETA);
+    c->rope.theta = (float)get_pos(path, root, "rope_theta", HF_DEFAULT_ROPE_THETA);
     hc->max_position_embeddings = get_int(path, root, "max_position_embeddings", 0, 0);
     hf_special_ids(path, root, &hc->bos_token_id, hc->eos_token_ids, sizeof hc->eos_token_ids);
     char err[256];
@@ -143,25 +196,13 @@ void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
     cJSON_Delete(root);
 }
 
-// The shortest decimal that reads back as the same float: 1e-05, not 9.99999975e-06.
-static void fmt_float(char *buf, size_t len, float v) {
-    if (v == floorf(v) && fabsf(v) < 1e15f) { // 10000.0 as HF writes rope_theta, not 1e+04
-        snprintf(buf, len, "%.1f", (double)v);
-        return;
-    }
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, len, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v) break;
-    }
-    if (!strpbrk(buf, ".e")) strncat(buf, ".0", len - strlen(buf) - 1); // a float in JSON, as HF writes it
-}
-
 char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_position_embeddings, int bos_token_id,
                      const char *eos_token_ids) {
-    char eps[32], theta[32];
+    char eps[32], theta[32], scaling[256];
     char *eos = hf_eos_json(eos_token_ids);
     fmt_float(eps, sizeof eps, c->norm_eps);
-    fmt_float(theta, sizeof theta, c->rope_theta);
+    fmt_float(theta, sizeof theta, c->rope.theta);
+    rope_scaling_json(scaling, sizeof scaling, &c->rope);
     size_t cap = 2048 + strlen(eos);
     char *s = shear_malloc(cap);
     int n = snprintf(s, cap,
@@ -177,7 +218,7 @@ char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_posi
         "  \"vocab_size\": %d,\n"
         "  \"rms_norm_eps\": %s,\n"
         "  \"rope_theta\": %s,\n"
-        "  \"rope_scaling\": null,\n"
+        "  \"rope_scaling\": %s,\n"
         "  \"max_position_embeddings\": %d,\n"
         "  \"hidden_act\": \"silu\",\n"
         "  \"attention_bias\": false,\n"
@@ -190,7 +231,7 @@ char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_posi
         "  \"torch_dtype\": \"%s\"\n"
         "}\n",
         c->dim, c->intermediate, c->n_heads, c->n_kv_heads, c->head_dim, c->n_layers, c->vocab, eps, theta,
-        max_position_embeddings > 0 ? max_position_embeddings : 4096, bos_token_id, eos, torch_dtype);
+        scaling, max_position_embeddings > 0 ? max_position_embeddings : 4096, bos_token_id, eos, torch_dtype);
     SHEAR_CHECK(n > 0 && (size_t)n < cap, "config.json text does not fit");
     free(eos);
     return s;

@@ -17,7 +17,9 @@ int model_config_check(const ModelConfig *c, char *err, size_t errlen) {
     if (c->head_dim < 2 || c->head_dim % 2 != 0) BAD("head_dim must be even and >= 2 (RoPE), got %d", c->head_dim);
     if (c->intermediate < 1) BAD("intermediate must be >= 1, got %d", c->intermediate);
     if (c->vocab < 2) BAD("vocab must be >= 2, got %d", c->vocab);
-    if (!(c->norm_eps > 0) || !(c->rope_theta > 0)) BAD("norm_eps and rope_theta must be > 0");
+    if (!(c->norm_eps > 0)) BAD("norm_eps must be > 0");
+    const char *rope_bad = rope_check(&c->rope);
+    if (rope_bad) BAD("%s", rope_bad);
     return 0;
 #undef BAD
 }

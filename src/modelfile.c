@@ -24,7 +24,14 @@ void modelfile_write_config(hid_t f, const ModelConfig *c) {
     h5_attr_write_int(g, "head_dim", c->head_dim);
     h5_attr_write_int(g, "intermediate", c->intermediate);
     h5_attr_write_int(g, "vocab", c->vocab);
-    h5_attr_write_double(g, "rope_theta", c->rope_theta);
+    h5_attr_write_double(g, "rope_theta", c->rope.theta);
+    if (c->rope.type != ROPE_DEFAULT) { // absent: plain RoPE (every file written before rope_scaling)
+        h5_attr_write_string(g, "rope_type", rope_type_name(c->rope.type));
+        h5_attr_write_double(g, "rope_factor", c->rope.factor);
+        h5_attr_write_double(g, "rope_low_freq_factor", c->rope.low_freq_factor);
+        h5_attr_write_double(g, "rope_high_freq_factor", c->rope.high_freq_factor);
+        h5_attr_write_int(g, "rope_original_max_position_embeddings", c->rope.original_max_pos);
+    }
     h5_attr_write_double(g, "norm_eps", c->norm_eps);
     H5Gclose(g);
 }
@@ -130,7 +137,24 @@ void modelfile_read_config(const char *path, ModelConfig *c) {
         SHEAR_DIE("'%s': /config attributes rope_theta and norm_eps are required", path);
     c->dim = (int)v[0]; c->n_layers = (int)v[1]; c->n_heads = (int)v[2]; c->n_kv_heads = (int)v[3];
     c->head_dim = (int)v[4]; c->intermediate = (int)v[5]; c->vocab = (int)v[6];
-    c->rope_theta = (float)theta;
+    c->rope = (ShearRope){.theta = (float)theta};
+    char rope_type[32];
+    if (h5_attr_read_string(g, "rope_type", rope_type, sizeof rope_type) == 0) {
+        double factor = 0, low = 0, high = 0;
+        int64_t orig = 0;
+        if (rope_type_parse(rope_type, &c->rope.type))
+            SHEAR_DIE("'%s': /config attribute rope_type is '%s', expected default, linear or llama3", path, rope_type);
+        if (h5_attr_read_double(g, "rope_factor", &factor) ||
+            (c->rope.type == ROPE_LLAMA3 && (h5_attr_read_double(g, "rope_low_freq_factor", &low) ||
+                                             h5_attr_read_double(g, "rope_high_freq_factor", &high) ||
+                                             h5_attr_read_int(g, "rope_original_max_position_embeddings", &orig))))
+            SHEAR_DIE("'%s': /config has rope_type '%s' without its rope_factor (and, for llama3, rope_low_freq_factor, "
+                      "rope_high_freq_factor, rope_original_max_position_embeddings)", path, rope_type);
+        c->rope.factor = (float)factor;
+        c->rope.low_freq_factor = (float)low;
+        c->rope.high_freq_factor = (float)high;
+        c->rope.original_max_pos = orig > 0 && orig < 100000000 ? (int)orig : 0;
+    }
     c->norm_eps = (float)eps;
     char err[256];
     if (model_config_check(c, err, sizeof err)) SHEAR_DIE("'%s': bad model shape in /config: %s", path, err);

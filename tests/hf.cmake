@@ -24,7 +24,11 @@ set(HF_IMPORT_CASES
     "mha_bf16_sharded|64|40KB|--dtype BF16 --shards 3 --seed 2"
     "gqa_f32_sharded|50|60KiB|--dim 48 --heads 6 --kv-heads 2 --head-dim 12 --intermediate 80 --vocab 300 --dtype F32 --shards 2 --seed 3"
     "gqa_bf16_single|50|0|--dim 48 --heads 6 --kv-heads 2 --head-dim 12 --intermediate 80 --vocab 300 --dtype BF16 --seed 4"
-    "gqa_f16_sharded|33|30KB|--dim 40 --layers 3 --heads 4 --kv-heads 1 --head-dim 16 --intermediate 72 --dtype F16 --shards 4 --seed 5")
+    "gqa_f16_sharded|33|30KB|--dim 40 --layers 3 --heads 4 --kv-heads 1 --head-dim 16 --intermediate 72 --dtype F16 --shards 4 --seed 5"
+    # Llama 3.x RoPE (rope_type llama3: an original context of 32 positions puts head_dim 16's frequencies in
+    # all three bands within the 64-token windows) and linear scaling; config.json's rope_scaling round-trips
+    "rope_llama3|64|0|--dim 64 --heads 4 --kv-heads 2 --head-dim 16 --rope-theta 500000 --rope-scaling {\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":32,\"rope_type\":\"llama3\"} --inv-freq --seed 6"
+    "rope_linear|64|0|--rope-scaling {\"factor\":4.0,\"rope_type\":\"linear\"} --seed 7")
 foreach(entry ${HF_IMPORT_CASES})
   string(REPLACE "|" ";" parts "${entry}")
   list(GET parts 0 name)

@@ -48,4 +48,8 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/parity/parity_driver.c)
   # (b) with the CoFi pair head_layer, mlp in place of layer
   parity_case(parity_gqa_odd_gates_cofi --dim 40 --layers 2 --heads 6 --kv-heads 2 --head-dim 24
               --intermediate 70 --vocab 101 --batch 2 --seq 19 --seed 6 --gates cofi)
+  # (c) with Llama 3.x RoPE (rope_type llama3; an original context of 16 puts head_dim 12's frequencies in all
+  # three bands over 31 positions) and gates
+  parity_case(parity_gqa3_rope_llama3 ${PARITY_CASE_GQA3} --seed 7 --gates layer --rope-theta 500000
+              --rope-scaling "{\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":16,\"rope_type\":\"llama3\"}")
 endif()

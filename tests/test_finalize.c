@@ -391,8 +391,8 @@ int main(int argc, char **argv) {
     // MHA: 5 layers keep 3, 4 heads keep 2, 20 channels keep 13, d 24 keep 16.
     // GQA: 6 heads in 3 KV groups (2 per group) keep 2 groups, head_dim 8 != d / heads.
     const Shape shapes[2] = {
-        {"mha", {24, 5, 4, 4, 6, 20, 64, 10000.0f, 1e-5f}, 3, 2, 13, 16},
-        {"gqa", {30, 5, 6, 3, 8, 22, 64, 10000.0f, 1e-5f}, 3, 2, 15, 19},
+        {"mha", {24, 5, 4, 4, 6, 20, 64, {.theta = 10000.0f}, 1e-5f}, 3, 2, 13, 16},
+        {"gqa", {30, 5, 6, 3, 8, 22, 64, {.theta = 10000.0f}, 1e-5f}, 3, 2, 15, 19},
     };
     int32_t tok[B * T];
     for (int i = 0; i < B * T; i++) tok[i] = (int32_t)(urand() * 64);

@@ -24,7 +24,7 @@ static void check_true(const char *what, int cond) { check(what, cond ? 0.0 : 1.
 
 static ModelConfig cfg(int d, int L, int H, int Hkv, int hd, int I) {
     ModelConfig c = {.dim = d, .n_layers = L, .n_heads = H, .n_kv_heads = Hkv, .head_dim = hd, .intermediate = I,
-                     .vocab = 64, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+                     .vocab = 64, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     return c;
 }
 

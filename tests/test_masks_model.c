@@ -75,7 +75,7 @@ static double central(Model *model, Masks *m, float *la, size_t i, float h, cons
 static void check_fd_through_sample(const char *list, int Hkv, uint64_t init_seed) {
     // weights N(0, 0.3): gate gradients well above float32 noise
     ModelConfig c = {.dim = 16, .n_layers = 2, .n_heads = 4, .n_kv_heads = Hkv, .head_dim = 6, .intermediate = 24,
-                     .vocab = 32, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+                     .vocab = 32, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     const int B = 2, T = 8;
     Model model;
     model_create(&model, ops, &c);
@@ -150,7 +150,7 @@ static void check_fd_through_sample(const char *list, int Hkv, uint64_t init_see
 
 static void check_constraint(void) {
     ModelConfig c = {.dim = 32, .n_layers = 4, .n_heads = 4, .n_kv_heads = 4, .head_dim = 8, .intermediate = 64,
-                     .vocab = 64, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+                     .vocab = 64, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     ModelConfig tc = c;
     tc.dim = 24;
     tc.n_layers = 3;

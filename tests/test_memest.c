@@ -126,18 +126,18 @@ static void measure_in_child(const char *name, ModelConfig c, int B, int T, int 
 }
 
 int main(void) {
-    ModelConfig mha = {256, 4, 8, 8, 32, 688, 32000, 10000.0f, 1e-5f};
+    ModelConfig mha = {256, 4, 8, 8, 32, 688, 32000, {.theta = 10000.0f}, 1e-5f};
     measure_in_child("MHA", mha, 4, 256, 0, NULL, 0);
-    ModelConfig gqa = {192, 3, 6, 2, 48, 512, 8000, 10000.0f, 1e-5f};
+    ModelConfig gqa = {192, 3, 6, 2, 48, 512, 8000, {.theta = 10000.0f}, 1e-5f};
     measure_in_child("GQA", gqa, 2, 384, 0, NULL, 0);
     // distillation: a wider, deeper teacher of the same vocabulary, full and top-k (the teacher's weights, its
     // one block of activations and classifier_kd's second chunk are in the estimate)
-    ModelConfig teacher = {320, 4, 8, 2, 40, 864, 8000, 10000.0f, 1e-5f};
+    ModelConfig teacher = {320, 4, 8, 2, 40, 864, 8000, {.theta = 10000.0f}, 1e-5f};
     measure_in_child("KD", gqa, 2, 384, 0, &teacher, 0);
     measure_in_child("KDk", gqa, 2, 384, 0, &teacher, 64);
     // activation recomputation: a deeper GQA model whose activations dominate, once with and once without, so
     // the estimate of both layouts is checked against the memory the process really takes
-    ModelConfig deep = {128, 12, 4, 2, 32, 384, 2000, 10000.0f, 1e-5f};
+    ModelConfig deep = {128, 12, 4, 2, 32, 384, 2000, {.theta = 10000.0f}, 1e-5f};
     measure_in_child("deep", deep, 4, 256, 0, NULL, 0);
     measure_in_child("rc", deep, 4, 256, 1, NULL, 0);
     {

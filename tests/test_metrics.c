@@ -52,7 +52,7 @@ static void test_step_records(void) {
     r.mfu = 0.25;
     metrics_step(f, &r);
     ModelConfig src = {.dim = 8, .n_layers = 2, .n_heads = 2, .n_kv_heads = 2, .head_dim = 4, .intermediate = 6,
-                       .vocab = 16, .rope_theta = 10000, .norm_eps = 1e-5f}, tgt = src;
+                       .vocab = 16, .rope = {.theta = 10000}, .norm_eps = 1e-5f}, tgt = src;
     tgt.n_heads = tgt.n_kv_heads = 1;
     tgt.intermediate = 3;
     char names[2][32] = {"head", "intermediate"}, err[256];
@@ -125,7 +125,7 @@ static void test_distill_records(void) {
                      .kd_loss = 2.0};
     metrics_step(f, &r);
     ModelConfig src = {.dim = 8, .n_layers = 2, .n_heads = 2, .n_kv_heads = 2, .head_dim = 4, .intermediate = 6,
-                       .vocab = 16, .rope_theta = 10000, .norm_eps = 1e-5f}, tgt = src;
+                       .vocab = 16, .rope = {.theta = 10000}, .norm_eps = 1e-5f}, tgt = src;
     tgt.intermediate = 3;
     char names[1][32] = {"intermediate"}, err[256];
     Masks mk;

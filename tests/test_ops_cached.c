@@ -2,7 +2,7 @@
 // rope_at_fwd of rows at pos0 .. pos0 + n - 1 equals those rows of rope_fwd over positions 0 .. pos0 + n - 1;
 // attention_cached_fwd of n query rows at pos0 over a cache of pos0 + n rows (plus rows after them that must not
 // be read, filled with NaN) equals the last n rows of attention_fwd over the whole sequence, MHA and GQA, head_dim
-// 16 to 256, decode (n = 1) and prefill (n up to 300).
+// 16 to 256, decode (n = 1) and prefill (n up to 300); RoPE plain and with Llama 3.1's rope_scaling.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +17,13 @@ static float *randn(size_t n, uint64_t seed) {
     return x;
 }
 
-static void test_rope_at(const ShearOps *o, int pos0, int n, int nh, int hd, float theta) {
+static void test_rope_at(const ShearOps *o, int pos0, int n, int nh, int hd, const ShearRope *rope) {
     int T = pos0 + n;
     size_t row = (size_t)nh * hd;
     float *full = randn((size_t)T * row, 1), *part = malloc((size_t)n * row * sizeof(float));
     memcpy(part, full + (size_t)pos0 * row, (size_t)n * row * sizeof(float));
-    o->rope_fwd(full, 1, T, nh, hd, theta);
-    o->rope_at_fwd(part, n, pos0, nh, hd, theta);
+    o->rope_fwd(full, 1, T, nh, hd, rope);
+    o->rope_at_fwd(part, n, pos0, nh, hd, rope);
     EXPECT(memcmp(part, full + (size_t)pos0 * row, (size_t)n * row * sizeof(float)) == 0,
            "rope_at_fwd pos0=%d n=%d nh=%d hd=%d differs from rope_fwd's rows", pos0, n, nh, hd);
     free(full);
@@ -50,8 +50,10 @@ int main(void) {
     const ShearOps *o = ops_cpu();
     int pos[] = {0, 1, 37, 1000}, ns[] = {1, 5, 64};
     for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 3; j++) test_rope_at(o, pos[i], ns[j], 3, 16, 10000.0f);
-    test_rope_at(o, 4090, 7, 2, 128, 500000.0f);
+        for (int j = 0; j < 3; j++) test_rope_at(o, pos[i], ns[j], 3, 16, &(ShearRope){.theta = 10000.0f});
+    test_rope_at(o, 4090, 7, 2, 128, &(ShearRope){.theta = 500000.0f});
+    // Llama 3.1's rope_scaling
+    test_rope_at(o, 9000, 5, 2, 128, &(ShearRope){500000.0f, ROPE_LLAMA3, 8.0f, 1.0f, 4.0f, 8192});
     int cases[][2] = {{0, 1}, {200, 1}, {0, 17}, {31, 9}, {0, 300}, {130, 70}}; // (pos0, n)
     int hds[] = {16, 64, 128, 256};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)

@@ -174,15 +174,28 @@ static void test_matmul(void) {
 typedef struct {
     size_t B;
     int T, nh, hd;
-    float theta;
+    ShearRope rope;
     float *x, *y, *R, *tmp;
 } RopeCtx;
+
+// inv_freq_i in double, written from transformers' rope init functions (default, linear, llama3), not from
+// shear/rope.h: the kernels' float values must match it to float rounding.
+static double ref_inv_freq(const ShearRope *r, int i, int hd) {
+    double f = pow(r->theta, -2.0 * i / hd);
+    if (r->type == ROPE_LINEAR) return f / r->factor;
+    if (r->type != ROPE_LLAMA3) return f;
+    double wavelen = 2 * M_PI / f, old = r->original_max_pos;
+    if (wavelen < old / r->high_freq_factor) return f;      // high frequency: unchanged
+    if (wavelen > old / r->low_freq_factor) return f / r->factor; // low frequency: interpolated
+    double smooth = (old / wavelen - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
+    return (1 - smooth) * f / r->factor + smooth * f;
+}
 
 static double rope_obj(void *c) {
     RopeCtx *r = c;
     size_t n = r->B * r->T * r->nh * r->hd;
     memcpy(r->y, r->x, n * sizeof(float));
-    ops->rope_fwd(r->y, r->B, r->T, r->nh, r->hd, r->theta);
+    ops->rope_fwd(r->y, r->B, r->T, r->nh, r->hd, &r->rope);
     return dot_r(r->y, r->R, n);
 }
 
@@ -190,12 +203,14 @@ static void rope_bwd_case(void *c, float **g) {
     RopeCtx *r = c;
     size_t n = r->B * r->T * r->nh * r->hd;
     memcpy(r->tmp, r->R, n * sizeof(float));
-    ops->rope_bwd(r->tmp, r->B, r->T, r->nh, r->hd, r->theta);
+    ops->rope_bwd(r->tmp, r->B, r->T, r->nh, r->hd, &r->rope);
     if (g[0]) memcpy(g[0], r->tmp, n * sizeof(float));
 }
 
-static void test_rope(void) {
-    RopeCtx r = {.B = 2, .T = 7, .nh = 3, .hd = 6, .theta = 10000.0f};
+// hd 8, theta 1e4: wavelengths 6.3, 63, 628, 6283; with original 2000 and factors 1 / 4, llama3 keeps the first
+// two, blends the third (500 < 628 < 2000) and interpolates the fourth, so every branch is checked.
+static void test_rope(const char *what, ShearRope rope, int T) {
+    RopeCtx r = {.B = 2, .T = T, .nh = 3, .hd = 8, .rope = rope};
     size_t n = r.B * r.T * r.nh * r.hd;
     r.x = buf(n), r.y = buf(n), r.R = buf(n), r.tmp = buf(n);
     fill_normal(r.x, n, 1.0);
@@ -208,7 +223,7 @@ static void test_rope(void) {
             for (int h = 0; h < r.nh; h++) {
                 size_t off = ((b * r.T + t) * r.nh + h) * r.hd;
                 for (int i = 0; i < half; i++) {
-                    double ang = t * pow(r.theta, -2.0 * i / r.hd);
+                    double ang = t * ref_inv_freq(&r.rope, i, r.hd);
                     double x1 = r.x[off + i], x2 = r.x[off + i + half];
                     err = fmax(err, fabs(x1 * cos(ang) - x2 * sin(ang) - r.y[off + i]));
                     err = fmax(err, fabs(x2 * cos(ang) + x1 * sin(ang) - r.y[off + i + half]));
@@ -216,7 +231,9 @@ static void test_rope(void) {
             }
         }
     }
-    check("rope forward vs formula (rotate-half)", err, FWD_TOL);
+    char name[128];
+    snprintf(name, sizeof name, "rope (%s) forward vs formula (rotate-half)", what);
+    check(name, err, FWD_TOL * (1 + T / 16.0)); // the float angle t * inv_freq carries t ulps of inv_freq
     GradCase gc = {.op = "rope", .ngrad = 1, .gname = {"x"}, .param = {r.x}, .n = {n}, .objective = rope_obj,
                    .backward = rope_bwd_case, .accumulates = 0, .ctx = &r};
     run_grad_case(&gc);
@@ -594,7 +611,9 @@ int main(void) {
     test_rmsnorm(0);
     test_rmsnorm(1);
     test_matmul();
-    test_rope();
+    test_rope("default", (ShearRope){.theta = 10000.0f}, 7);
+    test_rope("linear x4", (ShearRope){.theta = 10000.0f, .type = ROPE_LINEAR, .factor = 4.0f}, 7);
+    test_rope("llama3", (ShearRope){10000.0f, ROPE_LLAMA3, 8.0f, 1.0f, 4.0f, 2000}, 40);
     test_attention(2, 7, 6, 2, 6, "(GQA 6/2)");
     test_attention(1, 5, 3, 3, 4, "(MHA 3/3)");
     test_attention(1, 4, 2, 1, 8, "(MQA 2/1)");

@@ -71,7 +71,7 @@ static double run(Model *model, Masks *mk, const ModelConfig *c, float *g, float
 
 static void compare(const char *list) {
     ModelConfig c = {.dim = 24, .n_layers = 3, .n_heads = 4, .n_kv_heads = 2, .head_dim = 8, .intermediate = 40,
-                     .vocab = 48, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+                     .vocab = 48, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     Model a, b; // a: recompute off, b: on
     model_create(&a, ops, &c);
     model_create(&b, ops, &c);
@@ -155,7 +155,7 @@ int main(void) {
 
     // switching recompute on an allocated model reallocates the per-layer buffers at the next model_alloc_acts
     ModelConfig c = {.dim = 16, .n_layers = 4, .n_heads = 2, .n_kv_heads = 1, .head_dim = 8, .intermediate = 24,
-                     .vocab = 32, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+                     .vocab = 32, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     Model m;
     model_create(&m, ops, &c);
     model_alloc_acts(&m, 2, 8);

@@ -18,7 +18,9 @@ The set of channels a masked RMSNorm averages over is not differentiable: it is 
 from `hidden_keep` when given, which lets a finite-difference check perturb a zero gate without moving it).
 
 Shear model file (HDF5): root attrs format = "shear-model", format_version = 1 (int32); /config int32 attrs
-dim, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab and float64 attrs rope_theta, norm_eps;
+dim, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab and float64 attrs rope_theta, norm_eps; with
+rope_scaling: rope_type (string linear | llama3), rope_factor, rope_low_freq_factor, rope_high_freq_factor (float64),
+rope_original_max_position_embeddings (int);
 /weights/<Hugging Face name> float32, linear weights stored [out_features, in_features].
 """
 import math
@@ -43,6 +45,7 @@ class Config:
     vocab: int
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+    rope_scaling: dict = None  # config.json's rope_scaling: None, {"rope_type": "linear" | "llama3", ...}
 
     def check(self):
         if self.n_heads % self.n_kv_heads != 0:
@@ -50,7 +53,7 @@ class Config:
         if self.head_dim % 2 != 0:
             raise ValueError(f"head_dim {self.head_dim} must be even for rotate-half RoPE")
         for f in fields(self):
-            if getattr(self, f.name) <= 0:
+            if f.name != "rope_scaling" and getattr(self, f.name) <= 0:
                 raise ValueError(f"config {f.name} must be positive, got {getattr(self, f.name)}")
 
 
@@ -90,9 +93,30 @@ def rmsnorm(x, w, eps, hidden=None, keep=None):
     return w * x * torch.rsqrt(var + eps) * hidden
 
 
-def rope_cos_sin(T, hd, theta, dtype):
-    # computed in float64 and rounded once: the angles are the truth the C side approximates
+def rope_inv_freq(hd, theta, scaling=None):
+    """[hd/2] float64: transformers' rope init of rope_type default, linear (inv_freq / factor) and llama3
+    (low frequencies / factor, high ones kept, the band between blended)."""
     inv_freq = 1.0 / theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd)    # [hd/2]
+    kind = (scaling or {}).get("rope_type", (scaling or {}).get("type", "default"))
+    if kind == "default":
+        return inv_freq
+    factor = scaling["factor"]
+    if kind == "linear":
+        return inv_freq / factor
+    if kind != "llama3":
+        raise ValueError(f"rope_type {kind!r} is not one the reference implements")
+    low, high, old = scaling["low_freq_factor"], scaling["high_freq_factor"], scaling["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    blended = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= old / high) & (wavelen <= old / low)
+    return torch.where(medium, blended, scaled)
+
+
+def rope_cos_sin(T, hd, theta, dtype, scaling=None):
+    # computed in float64 and rounded once: the angles are the truth the C side approximates
+    inv_freq = rope_inv_freq(hd, theta, scaling)                                    # [hd/2]
     freqs = torch.outer(torch.arange(T, dtype=torch.float64), inv_freq)            # [T, hd/2]
     emb = torch.cat((freqs, freqs), dim=-1)                                        # [T, hd]
     return emb.cos().to(dtype), emb.sin().to(dtype)
@@ -116,7 +140,7 @@ def forward(c, P, tokens, gates=None, hidden_keep=None):
     n_rep = H // G
     hid = gates.get("hidden")
     dtype = P["model.norm.weight"].dtype
-    cos, sin = rope_cos_sin(T, hd, c.rope_theta, dtype)                            # [T, hd]
+    cos, sin = rope_cos_sin(T, hd, c.rope_theta, dtype, c.rope_scaling)             # [T, hd]
     causal = torch.ones(T, T, dtype=torch.bool).tril()                             # [T, T] key <= query
 
     x = P["model.embed_tokens.weight"][tokens.long()]                               # [B,T,d]
@@ -250,7 +274,8 @@ def fold_and_slice(c, P, gates):
         raise ValueError("every layer is gated off")
     g_t = n_groups.pop()
     ct = Config(dim=len(kd), n_layers=len(kept_layers), n_heads=g_t * n_rep, n_kv_heads=g_t, head_dim=hd,
-                intermediate=n_inter.pop(), vocab=c.vocab, rope_theta=c.rope_theta, norm_eps=c.norm_eps)
+                intermediate=n_inter.pop(), vocab=c.vocab, rope_theta=c.rope_theta, norm_eps=c.norm_eps,
+                rope_scaling=c.rope_scaling)
     return ct, Q
 
 
@@ -271,9 +296,18 @@ def load_model(path, dtype=torch.float64):
         a = f["config"].attrs
         kw = {}
         for fl in fields(Config):
+            if fl.name == "rope_scaling":
+                continue
             if fl.name not in a:
                 raise ValueError(f"{path}: /config has no attribute {fl.name}")
             kw[fl.name] = float(a[fl.name]) if fl.type is float else int(a[fl.name])
+        if "rope_type" in a:  # rope_scaling, as config.json writes it
+            s = {"rope_type": _attr_str(a["rope_type"]), "factor": float(a["rope_factor"])}
+            if s["rope_type"] == "llama3":
+                s.update(low_freq_factor=float(a["rope_low_freq_factor"]),
+                         high_freq_factor=float(a["rope_high_freq_factor"]),
+                         original_max_position_embeddings=int(a["rope_original_max_position_embeddings"]))
+            kw["rope_scaling"] = s
         c = Config(**kw)
         c.check()
         P = {}
@@ -295,6 +329,16 @@ def write_model(f, c, P):
     g = f.create_group("config")
     for fl in fields(Config):
         v = getattr(c, fl.name)
+        if fl.name == "rope_scaling":
+            if v and v.get("rope_type", v.get("type")) not in (None, "default"):
+                g.attrs["rope_type"] = np.bytes_(v.get("rope_type", v.get("type")))
+                g.attrs["rope_factor"] = np.float64(v["factor"])
+                for k in ("low_freq_factor", "high_freq_factor"):
+                    if k in v:
+                        g.attrs["rope_" + k] = np.float64(v[k])
+                if "original_max_position_embeddings" in v:
+                    g.attrs["rope_original_max_position_embeddings"] = np.int32(v["original_max_position_embeddings"])
+            continue
         g.attrs[fl.name] = np.float64(v) if fl.type is float else np.int32(v)
     w = f.create_group("weights")
     for name, shape in param_shapes(c).items():

@@ -17,7 +17,7 @@ typedef struct {
     int head_dim;     // hd
     int intermediate; // I
     int vocab;        // V
-    float rope_theta;
+    ShearRope rope;   // rope_theta and rope_scaling (shear/rope.h)
     float norm_eps;
 } ModelConfig;
 

@@ -1,7 +1,9 @@
 // Model files (HDF5): what import, finalize and train write and every command reads.
 //   /                   attrs: format = "shear-model", format_version = 1
 //   /config             attrs: dim, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab (int),
-//                              rope_theta, norm_eps (double)
+//                              rope_theta, norm_eps (double); with rope_scaling (absent = plain RoPE):
+//                              rope_type = "linear" | "llama3", rope_factor, rope_low_freq_factor,
+//                              rope_high_freq_factor (double), rope_original_max_position_embeddings (int)
 //   /                   attr checksum_algorithm (CKPT_SUM_NAME, ckpt_sum.h)
 //   /weights/<HF name>  float32, the Hugging Face shape ([out, in] for linear weights); attr checksum (uint64):
 //                       ckpt_sum_final (ckpt_sum.h) of its little-endian bytes in row-major order (as checkpoints)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "shear/rng.h"
+#include "shear/rope.h"
 
 // Facts of the current device of a device backend (ShearOps.device_info); every field 0 when there is no usable
 // device (device_info never dies).
@@ -100,11 +101,12 @@ typedef struct ShearOps {
                        size_t N, int C, int OC);
 
     // ---- rotary position embedding, rotate-half convention (Hugging Face LLaMA) ----
-    // x[B,T,nh,hd] in place; position of row (b,t) is t; freq_i = theta^(-2i/hd), i < hd/2;
+    // x[B,T,nh,hd] in place; position of row (b,t) is t; freq_i = rope_inv_freq(rope, i, hd) (shear/rope.h:
+    // theta^(-2i/hd), rescaled by rope->type), i < hd/2; angle = t * freq_i in float;
     // x'[i] = x[i] cos - x[i+hd/2] sin, x'[i+hd/2] = x[i+hd/2] cos + x[i] sin
-    void (*rope_fwd)(float *x, size_t B, int T, int nh, int hd, float theta);
+    void (*rope_fwd)(float *x, size_t B, int T, int nh, int hd, const ShearRope *rope);
     // dx in place: the transpose (inverse) rotation
-    void (*rope_bwd)(float *dx, size_t B, int T, int nh, int hd, float theta);
+    void (*rope_bwd)(float *dx, size_t B, int T, int nh, int hd, const ShearRope *rope);
 
     // ---- causal attention with GQA ----
     // q[B,T,H,hd], k/v[B,T,Hkv,hd]; query head h reads kv head h / (H/Hkv) (Hugging Face repeat_kv).
@@ -119,7 +121,7 @@ typedef struct ShearOps {
     // ---- generation with a KV cache (shear generate) ----
     // x[n,nh,hd] in place, row i at position pos0 + i: rope_fwd's rotation (same table arithmetic) at an offset;
     // with pos0 = 0 it equals rope_fwd with B = 1, T = n
-    void (*rope_at_fwd)(float *x, int n, int pos0, int nh, int hd, float theta);
+    void (*rope_at_fwd)(float *x, int n, int pos0, int nh, int hd, const ShearRope *rope);
     // out[n,H,hd]: query row i of q[n,H,hd] (position pos0 + i) attends causally to the cache rows
     // 0 .. pos0 + i of kc, vc [>= pos0 + n, Hkv, hd] (GQA as attention_fwd). With pos0 = 0 and the cache
     // holding this sequence's k and v it is attention_fwd with B = 1, T = n (same arithmetic, no lse).

@@ -53,9 +53,9 @@ void cpu_sgemm(int transA, int transB, size_t M, size_t Nc, size_t K, float alph
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 // ---- cpu_pointwise.c: rotary embedding, gates, SwiGLU ----
-void cpu_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta);
-void cpu_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta);
-void cpu_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, float theta);
+void cpu_rope_fwd(float *x, size_t B, int T, int nh, int hd, const ShearRope *rope);
+void cpu_rope_bwd(float *dx, size_t B, int T, int nh, int hd, const ShearRope *rope);
+void cpu_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, const ShearRope *rope);
 void cpu_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group);
 void cpu_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
                   int group);

@@ -8,12 +8,12 @@
 #define CPU_ROW_BLOCK 64
 
 // cos/sin [T, hd/2] of positions pos0 .. pos0 + T - 1, computed as Hugging Face LLaMA does, in float:
-// inv_freq_i = 1 / theta^(2i/hd), angle = position * inv_freq_i. Matching its rounding keeps the CPU backend
-// next to the PyTorch reference.
-static void rope_table(float *cosv, float *sinv, int pos0, int T, int hd, float theta) {
+// inv_freq_i = rope_inv_freq (1 / theta^(2i/hd), rescaled by rope_scaling), angle = position * inv_freq_i.
+// Matching its rounding keeps the CPU backend next to the PyTorch reference.
+static void rope_table(float *cosv, float *sinv, int pos0, int T, int hd, const ShearRope *rope) {
     int half = hd / 2;
     for (int i = 0; i < half; i++) {
-        float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+        float inv_freq = rope_inv_freq(rope, i, hd);
         for (int t = 0; t < T; t++) {
             float angle = (float)(pos0 + t) * inv_freq;
             cosv[(size_t)t * half + i] = cosf(angle);
@@ -24,12 +24,12 @@ static void rope_table(float *cosv, float *sinv, int pos0, int T, int hd, float 
 
 // sign = +1: the forward rotation; sign = -1: its transpose (the backward of a rotation is its inverse).
 // Row t of each of the B sequences is at position pos0 + t.
-static void rope_apply(float *x, size_t B, int pos0, int T, int nh, int hd, float theta, float sign) {
+static void rope_apply(float *x, size_t B, int pos0, int T, int nh, int hd, const ShearRope *rope, float sign) {
     if (hd % 2 != 0) CPU_DIE("rope needs an even head_dim, got %d", hd);
     int half = hd / 2;
     float *cosv = cpu_scratch((size_t)T * half * sizeof(float)); // [T, hd/2]
     float *sinv = cpu_scratch((size_t)T * half * sizeof(float)); // [T, hd/2]
-    rope_table(cosv, sinv, pos0, T, hd, theta);
+    rope_table(cosv, sinv, pos0, T, hd, rope);
     size_t rows = B * (size_t)T;
 #pragma omp parallel for schedule(static)
     for (size_t row = 0; row < rows; row++) {
@@ -50,17 +50,17 @@ static void rope_apply(float *x, size_t B, int pos0, int T, int nh, int hd, floa
     free(sinv);
 }
 
-void cpu_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta) {
-    rope_apply(x, B, 0, T, nh, hd, theta, 1.0f);
+void cpu_rope_fwd(float *x, size_t B, int T, int nh, int hd, const ShearRope *rope) {
+    rope_apply(x, B, 0, T, nh, hd, rope, 1.0f);
 }
 
-void cpu_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta) {
-    rope_apply(dx, B, 0, T, nh, hd, theta, -1.0f);
+void cpu_rope_bwd(float *dx, size_t B, int T, int nh, int hd, const ShearRope *rope) {
+    rope_apply(dx, B, 0, T, nh, hd, rope, -1.0f);
 }
 
-void cpu_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, float theta) {
+void cpu_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, const ShearRope *rope) {
     if (pos0 < 0) CPU_DIE("rope_at: position %d is negative", pos0);
-    rope_apply(x, 1, pos0, n, nh, hd, theta, 1.0f);
+    rope_apply(x, 1, pos0, n, nh, hd, rope, 1.0f);
 }
 
 void cpu_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group) {

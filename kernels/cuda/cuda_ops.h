@@ -36,9 +36,9 @@ double cuda_sumsq(const float *x, size_t n);
 int cuda_all_finite(const float *x, size_t n);
 void cuda_embedding_fwd(float *out, const int32_t *tok, const float *wte, size_t N, int d);
 void cuda_embedding_bwd(float *dwte, const float *dout, const int32_t *tok, size_t N, int d);
-void cuda_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta);
-void cuda_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta);
-void cuda_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, float theta);
+void cuda_rope_fwd(float *x, size_t B, int T, int nh, int hd, const ShearRope *rope);
+void cuda_rope_bwd(float *dx, size_t B, int T, int nh, int hd, const ShearRope *rope);
+void cuda_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, const ShearRope *rope);
 void cuda_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group);
 void cuda_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
                    int group);

@@ -170,19 +170,20 @@ extern "C" void cuda_embedding_bwd(float *dwte, const float *dout, const int32_t
 
 // The cos/sin table is built on the host with the CPU backend's code (float powf/cosf/sinf from libm, as Hugging
 // Face computes it), so both backends rotate by the same float angles. It is cached on the device: a table for
-// positions 0 .. T-1 serves every use that reaches only positions below T with the same head_dim and theta. A
-// table that must grow for the same head_dim and theta grows to at least twice its rows, so generation, whose
+// positions 0 .. T-1 serves every use that reaches only positions below T with the same head_dim and RoPE. A
+// table that must grow for the same head_dim and RoPE grows to at least twice its rows, so generation, whose
 // last position moves up by one per token (rope_at_fwd), rebuilds it O(log positions) times, not per token.
 static float *g_rope_dev = NULL; // [2, T, hd/2]: cos then sin, row t = position t
 static size_t g_rope_cap = 0;    // floats allocated
 static int g_rope_T = 0, g_rope_hd = 0;
-static float g_rope_theta = 0.0f;
+static ShearRope g_rope; // the RoPE (theta and scaling) the table was built for
 
 // A table covering positions 0 .. T-1 (at least), current on the stream.
-static const float *rope_table(int T, int hd, float theta) {
-    if (g_rope_dev && hd == g_rope_hd && theta == g_rope_theta && T <= g_rope_T) return g_rope_dev;
-    // growing for the same head_dim and theta: at least doubling (a row does not depend on how many there are)
-    if (g_rope_dev && hd == g_rope_hd && theta == g_rope_theta && g_rope_T <= INT_MAX / 2 && T < 2 * g_rope_T)
+static const float *rope_table(int T, int hd, const ShearRope *rope) {
+    const bool same = g_rope_dev && hd == g_rope_hd && rope_same(&g_rope, rope);
+    if (same && T <= g_rope_T) return g_rope_dev;
+    // growing for the same head_dim and RoPE: at least doubling (a row does not depend on how many there are)
+    if (same && g_rope_T <= INT_MAX / 2 && T < 2 * g_rope_T)
         T = 2 * g_rope_T;
     const int half = hd / 2;
     const size_t per = (size_t)T * half; // floats of one of cos / sin
@@ -190,7 +191,7 @@ static const float *rope_table(int T, int hd, float theta) {
     if (!host) CUDA_DIE("out of host memory for a %d x %d rope table", T, half);
     float *cosv = host, *sinv = host + per;
     for (int i = 0; i < half; i++) {
-        float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+        float inv_freq = rope_inv_freq(rope, i, hd);
         for (int t = 0; t < T; t++) {
             float angle = (float)t * inv_freq;
             cosv[(size_t)t * half + i] = cosf(angle);
@@ -211,7 +212,7 @@ static const float *rope_table(int T, int hd, float theta) {
     free(host);
     g_rope_T = T;
     g_rope_hd = hd;
-    g_rope_theta = theta;
+    g_rope = *rope;
     return g_rope_dev;
 }
 
@@ -236,12 +237,12 @@ static __global__ void rope_kernel(float *x, const float *cosv, const float *sin
 }
 
 // x [B,T,nh,hd] in place, row t of each sequence at position pos0 + t
-static void rope_apply(float *x, size_t B, int pos0, int T, int nh, int hd, float theta, float sign) {
+static void rope_apply(float *x, size_t B, int pos0, int T, int nh, int hd, const ShearRope *rope, float sign) {
     if (hd <= 0 || hd % 2 != 0) CUDA_DIE("rope needs an even, positive head_dim, got %d", hd);
     if (pos0 < 0) CUDA_DIE("rope: position %d is negative", pos0);
     if (T <= 0 || nh <= 0 || B == 0) return;
     if (T > INT_MAX - pos0) CUDA_DIE("rope: positions %d + %d exceed the 2^31 - 1 the table can index", pos0, T);
-    const float *table = rope_table(pos0 + T, hd, theta);
+    const float *table = rope_table(pos0 + T, hd, rope);
     const float *cosv = table, *sinv = table + (size_t)g_rope_T * (hd / 2);
     size_t pairs = B * (size_t)T * (size_t)nh * (size_t)(hd / 2);
     CUDA_LAUNCH(rope_kernel, cuda_blocks(pairs, PW_THREADS), PW_THREADS, 0, cuda_stream(), x, cosv, sinv, pairs, pos0,
@@ -249,17 +250,17 @@ static void rope_apply(float *x, size_t B, int pos0, int T, int nh, int hd, floa
     CUDA_LAUNCH_CHECK();
 }
 
-extern "C" void cuda_rope_fwd(float *x, size_t B, int T, int nh, int hd, float theta) {
-    rope_apply(x, B, 0, T, nh, hd, theta, 1.0f);
+extern "C" void cuda_rope_fwd(float *x, size_t B, int T, int nh, int hd, const ShearRope *rope) {
+    rope_apply(x, B, 0, T, nh, hd, rope, 1.0f);
 }
 
-extern "C" void cuda_rope_bwd(float *dx, size_t B, int T, int nh, int hd, float theta) {
-    rope_apply(dx, B, 0, T, nh, hd, theta, -1.0f);
+extern "C" void cuda_rope_bwd(float *dx, size_t B, int T, int nh, int hd, const ShearRope *rope) {
+    rope_apply(dx, B, 0, T, nh, hd, rope, -1.0f);
 }
 
 // x [n,nh,hd] in place, row i at position pos0 + i (generation with a KV cache)
-extern "C" void cuda_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, float theta) {
-    rope_apply(x, 1, pos0, n, nh, hd, theta, 1.0f);
+extern "C" void cuda_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, const ShearRope *rope) {
+    rope_apply(x, 1, pos0, n, nh, hd, rope, 1.0f);
 }
 
 // ---- gates ----

@@ -467,7 +467,7 @@ def register(s):
     cfg("heads_do_not_divide_hidden", setk("num_attention_heads", 6), want="num_attention_heads")
     cfg("head_dim_vs_tensors", setk("head_dim", 8), want="head_dim")
     cfg("vocab_vs_tensors", setk("vocab_size", 300), want="vocab")
-    cfg("rope_scaling", setk("rope_scaling", {"type": "linear", "factor": 2.0}), want="rope_scaling")
+    cfg("rope_scaling", setk("rope_scaling", {"type": "dynamic", "factor": 2.0}), want="rope_scaling")
     cfg("rope_theta_string", setk("rope_theta", "ten thousand"), want="rope_theta")
     cfg("norm_eps_negative", setk("rms_norm_eps", -1), want="rms_norm_eps")
     cfg("tied_embeddings", setk("tie_word_embeddings", True), want="tie_word_embeddings")

@@ -222,13 +222,21 @@ static void test_matmul(size_t N, int C, int OC) {
 static void test_rope(size_t B, int T, int nh, int hd) {
     char what[128];
     Pair x = pair_new(B * (size_t)T * nh * hd, 1.0);
-    CPU->rope_fwd(x.c, B, T, nh, hd, 10000.0f);
-    GPU->rope_fwd(x.g, B, T, nh, hd, 10000.0f);
+    const ShearRope plain = {.theta = 10000.0f}, big = {.theta = 500000.0f};
+    // Llama 3.1's scaling with a short original context, so that T here reaches all three bands
+    const ShearRope llama3 = {500000.0f, ROPE_LLAMA3, 8.0f, 1.0f, 4.0f, 64};
+    CPU->rope_fwd(x.c, B, T, nh, hd, &plain);
+    GPU->rope_fwd(x.g, B, T, nh, hd, &plain);
     snprintf(what, sizeof what, "rope_fwd B=%zu T=%d nh=%d hd=%d", B, T, nh, hd);
     cmp(what, &x, TOL_ROPE);
-    CPU->rope_bwd(x.c, B, T, nh, hd, 500000.0f);
-    GPU->rope_bwd(x.g, B, T, nh, hd, 500000.0f);
+    CPU->rope_bwd(x.c, B, T, nh, hd, &big);
+    GPU->rope_bwd(x.g, B, T, nh, hd, &big);
     snprintf(what, sizeof what, "rope_bwd B=%zu T=%d nh=%d hd=%d theta=5e5", B, T, nh, hd);
+    cmp(what, &x, TOL_ROPE);
+    // after a table for another RoPE was cached: the scaled one must not reuse it
+    CPU->rope_fwd(x.c, B, T, nh, hd, &llama3);
+    GPU->rope_fwd(x.g, B, T, nh, hd, &llama3);
+    snprintf(what, sizeof what, "rope_fwd B=%zu T=%d nh=%d hd=%d rope_type llama3", B, T, nh, hd);
     cmp(what, &x, TOL_ROPE);
     pair_free(&x);
 }
@@ -262,6 +270,7 @@ static void cmp_gpu(const char *what, const float *a, const float *b, size_t n, 
 // whole sequence 0 .. pos0+n-1 (B = 1) whose last n rows are the same input: the rotation at an offset is the
 // same arithmetic, so the two agree bitwise (for pos0 = 0 that is the contract's rope_fwd B = 1, T = n)
 static void test_rope_at(int n, int pos0, int nh, int hd, float theta) {
+    const ShearRope rope = {.theta = theta};
     char what[160];
     const size_t row = (size_t)nh * hd, nx = (size_t)n * row, nfull = (size_t)(pos0 + n) * row;
     float *hfull = host_normal(nfull, 1.0); // [pos0 + n, nh, hd]; x is its last n rows
@@ -269,11 +278,11 @@ static void test_rope_at(int n, int pos0, int nh, int hd, float theta) {
     pair_set(&x, hfull + (size_t)pos0 * row);
     float *full = GPU->alloc(nfull * sizeof(float));
     GPU->upload(full, hfull, nfull * sizeof(float));
-    CPU->rope_at_fwd(x.c, n, pos0, nh, hd, theta);
-    GPU->rope_at_fwd(x.g, n, pos0, nh, hd, theta);
+    CPU->rope_at_fwd(x.c, n, pos0, nh, hd, &rope);
+    GPU->rope_at_fwd(x.g, n, pos0, nh, hd, &rope);
     snprintf(what, sizeof what, "rope_at_fwd n=%d pos0=%d nh=%d hd=%d theta=%g", n, pos0, nh, hd, (double)theta);
     cmp(what, &x, TOL_ROPE);
-    GPU->rope_fwd(full, 1, pos0 + n, nh, hd, theta);
+    GPU->rope_fwd(full, 1, pos0 + n, nh, hd, &rope);
     snprintf(what, sizeof what, "rope_at_fwd n=%d pos0=%d = rows of rope_fwd T=%d (GPU, bitwise)", n, pos0, pos0 + n);
     cmp_gpu(what, full + (size_t)pos0 * row, x.g, nx, 0.0);
     GPU->free(full);
@@ -812,9 +821,9 @@ int main(void) {
     }
 
     ModelConfig gqa = {.dim = 64, .n_layers = 2, .n_heads = 8, .n_kv_heads = 2, .head_dim = 8, .intermediate = 96,
-                       .vocab = 97, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+                       .vocab = 97, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     ModelConfig mha = {.dim = 48, .n_layers = 2, .n_heads = 4, .n_kv_heads = 4, .head_dim = 24, .intermediate = 80,
-                       .vocab = 131, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+                       .vocab = 131, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     if (want("model")) {
         test_model(&gqa, 2, 31, "GQA d64 H8/2 hd8 T31");
         test_model(&mha, 3, 17, "MHA d48 H4 hd24 T17");

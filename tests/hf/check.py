@@ -73,7 +73,7 @@ def check_sharding(d, c, t, max_shard):
 
 
 SHAPE_KEYS = ["hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads", "num_hidden_layers",
-              "vocab_size", "rms_norm_eps", "rope_theta"]
+              "vocab_size", "rms_norm_eps", "rope_theta", "rope_scaling"]
 
 
 def cmd_same(a, b, max_shard):

@@ -175,7 +175,7 @@ for n in list(h):
         v = np.frombuffer(body[b0:b1], np.float32) / 4  # linear RoPE scaling baked into the buffer
         body = body[:b0] + v.tobytes() + body[b1:]
 rewrite(single(d), h, body)
-bad_import("inv_freq_scaled", d, "(scaled RoPE?)")
+bad_import("inv_freq_scaled", d, "with rope_type default gives")
 
 d = folder("no_weights")
 os.remove(single(d))
@@ -217,7 +217,13 @@ bad_import("index_path_escape", d, "expected a plain file name in the same folde
 
 # ---- unsupported configs: each names its key ----
 for i, (key, value, expect) in enumerate([
-        ("rope_scaling", {"type": "linear", "factor": 2.0}, "key 'rope_scaling'"),
+        ("rope_scaling", {"type": "dynamic", "factor": 2.0}, "key 'rope_scaling'"),
+        ("rope_scaling", {"rope_type": "yarn", "factor": 4.0}, "key 'rope_scaling'"),
+        ("rope_scaling", {"rope_type": "linear"}, "key 'rope_scaling.factor' must be a number >= 1"),
+        ("rope_scaling", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0},
+         "key 'rope_scaling.original_max_position_embeddings' must be a positive number"),
+        ("rope_scaling", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0, "high_freq_factor": 1.0,
+                          "original_max_position_embeddings": 64}, "low_freq_factor < high_freq_factor"),
         ("attention_bias", True, "key 'attention_bias' is true"),
         ("mlp_bias", True, "key 'mlp_bias' is true"),
         ("tie_word_embeddings", True, "key 'tie_word_embeddings' is true"),

@@ -1,4 +1,5 @@
-"""make_hf.py WORK [shape options] --dtype F32|F16|BF16 --shards K --seed S [--inv-freq]
+"""make_hf.py WORK [shape options] --dtype F32|F16|BF16 --shards K --seed S [--inv-freq] [--rope-theta X]
+  [--rope-scaling JSON]
 Writes WORK/hf: a Hugging Face LLaMA folder of random validation-model weights (config.json, model.safetensors
 or K shards + model.safetensors.index.json, tokenizer.json), WORK/text.txt and WORK/text.jsonl (for
 `shear tokenize`). Tensors are stored in sorted-name order, not Shear's table order, as transformers does.
@@ -32,7 +33,7 @@ def write_folder(d, c, P, dtype, shards, extra=None, inv_freq=False):
         json.dump(st.hf_config(c, torch_dtype, **(extra or {})), f, indent=2)
     T = dict(P)
     if inv_freq:  # what older transformers versions saved as buffers
-        inv = 1.0 / c.rope_theta ** (torch.arange(0, c.head_dim, 2, dtype=torch.float64) / c.head_dim)
+        inv = ref_llama.rope_inv_freq(c.head_dim, c.rope_theta, c.rope_scaling)
         for l in range(c.n_layers):
             T[f"model.layers.{l}.self_attn.rotary_emb.inv_freq"] = inv.float()
     names = sorted(T)
@@ -68,7 +69,8 @@ def shape_args(ap):
 
 def config_of(a):
     c = ref_llama.Config(dim=a.dim, n_layers=a.layers, n_heads=a.heads, n_kv_heads=a.kv_heads, head_dim=a.head_dim,
-                         intermediate=a.intermediate, vocab=a.vocab, rope_theta=10000.0, norm_eps=1e-5)
+                         intermediate=a.intermediate, vocab=a.vocab, rope_theta=a.rope_theta, norm_eps=1e-5,
+                         rope_scaling=json.loads(a.rope_scaling) if a.rope_scaling else None)
     c.check()
     return c
 
@@ -81,6 +83,8 @@ def main():
     ap.add_argument("--shards", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--inv-freq", action="store_true")
+    ap.add_argument("--rope-theta", type=float, default=10000.0)
+    ap.add_argument("--rope-scaling", default="", help="config.json's rope_scaling as JSON (default: null)")
     ap.add_argument("--text-only", action="store_true")
     a = ap.parse_args()
     if a.text_only:

@@ -108,7 +108,8 @@ def config_from_hf(cfg):
                             n_kv_heads=cfg.get("num_key_value_heads", cfg["num_attention_heads"]), head_dim=hd,
                             intermediate=cfg["intermediate_size"], vocab=cfg["vocab_size"],
                             rope_theta=float(cfg.get("rope_theta", 10000.0)),
-                            norm_eps=float(cfg.get("rms_norm_eps", 1e-6)))
+                            norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
+                            rope_scaling=cfg.get("rope_scaling"))
 
 
 def load_folder(d, dtype=torch.float64):
@@ -125,7 +126,7 @@ def hf_config(c, torch_dtype, **extra):
            "intermediate_size": c.intermediate, "num_attention_heads": c.n_heads,
            "num_key_value_heads": c.n_kv_heads, "num_hidden_layers": c.n_layers, "vocab_size": c.vocab,
            "rms_norm_eps": c.norm_eps, "rope_theta": c.rope_theta, "max_position_embeddings": 2048,
-           "hidden_act": "silu", "tie_word_embeddings": False, "rope_scaling": None, "torch_dtype": torch_dtype,
+           "hidden_act": "silu", "tie_word_embeddings": False, "rope_scaling": c.rope_scaling, "torch_dtype": torch_dtype,
            "bos_token_id": 1, "eos_token_id": 2}
     if c.head_dim * c.n_heads != c.dim:
         cfg["head_dim"] = c.head_dim

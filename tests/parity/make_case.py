@@ -7,6 +7,7 @@ scored: the last position of each row and a few others); /train attrs lr, beta1,
 grad_clip (float64), steps (int32); with --gates [layer|cofi] /gates/<name> float32 (see ref_llama.py).
 """
 import argparse
+import json
 import os
 import sys
 
@@ -119,6 +120,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--norm-eps", type=float, default=1e-5)
+    ap.add_argument("--rope-scaling", default="", help="config.json's rope_scaling as JSON (default: plain RoPE)")
     ap.add_argument("--gates", nargs="?", const="layer", choices=("layer", "cofi"),
                     help="also write /gates (applied in every forward): layer, head, intermediate, hidden; "
                          "with 'cofi' head_layer and mlp in place of layer")
@@ -126,7 +128,8 @@ def main():
     if a.seq < 2 or a.batch < 1:
         ap.error("need --seq >= 2 (the last position is never scored) and --batch >= 1")
     c = ref.Config(dim=a.dim, n_layers=a.layers, n_heads=a.heads, n_kv_heads=a.kv_heads, head_dim=a.head_dim,
-                   intermediate=a.intermediate, vocab=a.vocab, rope_theta=a.rope_theta, norm_eps=a.norm_eps)
+                   intermediate=a.intermediate, vocab=a.vocab, rope_theta=a.rope_theta, norm_eps=a.norm_eps,
+                   rope_scaling=json.loads(a.rope_scaling) if a.rope_scaling else None)
     try:
         c.check()
     except ValueError as e:

@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
     ops_cpu_set_threads(1);
     ckpt_piece_bytes = 13 * sizeof(float);
     // widths 40 and 72 with a 64-float alignment: shard boundaries fall inside rows
-    ModelConfig c = {40, 2, 4, 2, 10, 72, 37, 10000.0f, 1e-5f};
+    ModelConfig c = {40, 2, 4, 2, 10, 72, 37, {.theta = 10000.0f}, 1e-5f};
     Model m;
     model_create(&m, ops, &c);
     model_init_weights(&m, 3, 0.02f);
