@@ -99,7 +99,9 @@ static void fmt_float(char *buf, size_t len, float v) {
 
 // rope_scaling: null, {"rope_type": "default"}, "linear" {factor} or "llama3" {factor, low_freq_factor,
 // high_freq_factor, original_max_position_embeddings} (older configs name the type "type"). Any other type
-// (dynamic, yarn, longrope, ...) changes the frequencies in ways Shear does not compute: refused by name.
+// (dynamic, yarn, longrope, ...) changes the frequencies in ways Shear does not compute: refused by name. Here
+// each field must be there and be a number; their ranges are rope_check's (via model_config_check), the same
+// check a model file's /config gets.
 static void parse_rope_scaling(const char *path, const cJSON *rs, ShearRope *r) {
     if (!rs) return;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
@@ -111,21 +113,20 @@ static void parse_rope_scaling(const char *path, const cJSON *rs, ShearRope *r) 
     }
     if (r->type == ROPE_DEFAULT) return;
     const cJSON *f = key(rs, "factor");
-    if (!cJSON_IsNumber(f) || !(f->valuedouble >= 1) || !isfinite(f->valuedouble))
-        SHEAR_DIE("'%s': key 'rope_scaling.factor' must be a number >= 1 for rope_type %s", path, t->valuestring);
+    if (!cJSON_IsNumber(f) || !isfinite(f->valuedouble))
+        SHEAR_DIE("'%s': key 'rope_scaling.factor' must be a number for rope_type %s", path, t->valuestring);
     r->factor = (float)f->valuedouble;
     if (r->type != ROPE_LLAMA3) return;
     const char *need[3] = {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"};
     double v[3];
     for (int i = 0; i < 3; i++) {
         const cJSON *x = key(rs, need[i]);
-        if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || !isfinite(x->valuedouble))
-            SHEAR_DIE("'%s': key 'rope_scaling.%s' must be a positive number for rope_type llama3", path, need[i]);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+            SHEAR_DIE("'%s': key 'rope_scaling.%s' must be a number for rope_type llama3", path, need[i]);
         v[i] = x->valuedouble;
     }
-    if (!(v[1] > v[0])) SHEAR_DIE("'%s': rope_scaling needs low_freq_factor < high_freq_factor", path);
-    if (v[2] != floor(v[2]) || v[2] > 100000000)
-        SHEAR_DIE("'%s': key 'rope_scaling.original_max_position_embeddings' must be an integer", path);
+    if (v[2] != floor(v[2]) || v[2] < 1 || v[2] > 100000000)
+        SHEAR_DIE("'%s': key 'rope_scaling.original_max_position_embeddings' must be a positive integer", path);
     r->low_freq_factor = (float)v[0];
     r->high_freq_factor = (float)v[1];
     r->original_max_pos = (int)v[2];

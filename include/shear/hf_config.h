@@ -21,7 +21,8 @@ typedef struct {
 void hf_special_ids(const char *path, const void *cjson_root, int *bos, char *eos, size_t len);
 
 // Parses config.json text; path names the file in messages. Dies naming the key for anything Shear cannot
-// load exactly (rope_scaling other than default / linear / llama3, attention_bias, mlp_bias, tie_word_embeddings, other architectures, ...).
+// load exactly (rope_scaling other than default / linear / llama3, attention_bias, mlp_bias,
+// tie_word_embeddings, other architectures, ...).
 void hf_config_parse(const char *path, const char *text, HfConfig *hc);
 // config.json for a model (malloc'd): every shape field, head_dim always written, torch_dtype as given.
 // bos_token_id / eos_token_ids as HfConfig holds them (eos: one id is written as a number, several as a list).

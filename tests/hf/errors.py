@@ -219,9 +219,10 @@ bad_import("index_path_escape", d, "expected a plain file name in the same folde
 for i, (key, value, expect) in enumerate([
         ("rope_scaling", {"type": "dynamic", "factor": 2.0}, "key 'rope_scaling'"),
         ("rope_scaling", {"rope_type": "yarn", "factor": 4.0}, "key 'rope_scaling'"),
-        ("rope_scaling", {"rope_type": "linear"}, "key 'rope_scaling.factor' must be a number >= 1"),
+        ("rope_scaling", {"rope_type": "linear"}, "key 'rope_scaling.factor' must be a number"),
+        ("rope_scaling", {"rope_type": "linear", "factor": 0.5}, "rope_scaling factor must be a finite number >= 1"),
         ("rope_scaling", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0},
-         "key 'rope_scaling.original_max_position_embeddings' must be a positive number"),
+         "key 'rope_scaling.original_max_position_embeddings' must be a number"),
         ("rope_scaling", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0, "high_freq_factor": 1.0,
                           "original_max_position_embeddings": 64}, "low_freq_factor < high_freq_factor"),
         ("attention_bias", True, "key 'attention_bias' is true"),
