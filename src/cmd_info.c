@@ -134,6 +134,13 @@ static void print_config(hid_t f) {
         h5_attr_read_double(g, "rope_factor", &factor) == 0)
         printf(" rope_type=%s rope_factor=%g", rope_type, factor);
     if (h5_attr_read_double(g, "norm_eps", &eps) == 0) printf(" norm_eps=%g", eps);
+    char family[32];
+    if (h5_attr_read_string(g, "model_type", family, sizeof family) == 0) printf(" model_type=%s", family);
+    const char *flags[] = {"tie_word_embeddings", "qkv_bias", "qk_norm", "sliding_window"};
+    for (int i = 0; i < 4; i++) {
+        int64_t v;
+        if (h5_attr_read_int(g, flags[i], &v) == 0) printf(" %s=%lld", flags[i], (long long)v);
+    }
     printf("\n");
     H5Gclose(g);
 }

@@ -48,7 +48,7 @@ void distill_open(Distill *k, const Deck *d, const ShearOps *ops, const ModelCon
     model_set_recompute(&k->teacher, 1); // forward only: the block inputs and one block are all it keeps
     model_alloc_acts(&k->teacher, B, T);
     k->hash = weights_hash(&k->teacher);
-    k->kd = (ShearKD){.tw = k->teacher.w + k->teacher.table.p[k->teacher.table.n - 1].offset, .td = tc.dim,
+    k->kd = (ShearKD){.tw = k->teacher.w + k->teacher.table.p[k->teacher.table.head].offset, .td = tc.dim,
                       .alpha = (float)d->distill_alpha, .temperature = (float)d->distill_temperature,
                       .topk = d->distill_topk};
     k->on = 1;

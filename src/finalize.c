@@ -191,6 +191,7 @@ void finalize_model(const Model *src, const FinalizeGates *g, Model *dst, ModelC
         switch (o->kind) {
         case P_EMBED:
         case P_HEAD: // columns only: the embedding output is not gated, and lm_head reads the gated final norm
+                     // (a tied embedding is one tensor, sliced once here)
             slice(hout, hin, ld, NULL, o->shape[0], p.kd, dT, NULL);
             break;
         case P_NORM_ATTN:
@@ -211,6 +212,21 @@ void finalize_model(const Model *src, const FinalizeGates *g, Model *dst, ModelC
             for (int j = 0; j < dT; j++) rs_out[j] = p.hk[j] * p.a_scale[l];
             slice(hout, hin, ld, p.kd, dT, rows_q, qT, rs_out);
             break;
+        case P_Q_BIAS: // biases follow their rows; v's is scaled by the head gate like the v rows
+            slice(hout, hin, 1, rows_q, qT, NULL, 1, NULL);
+            break;
+        case P_K_BIAS:
+            slice(hout, hin, 1, rows_kv, kvT, NULL, 1, NULL);
+            break;
+        case P_V_BIAS:
+            slice(hout, hin, 1, rows_kv, kvT, NULL, 1, g->head ? rs_v : NULL);
+            break;
+        case P_Q_NORM:
+        case P_K_NORM: // one weight per head_dim shared by every head: untouched by head pruning
+            slice(hout, hin, 1, NULL, hd, NULL, 1, NULL);
+            break;
+        case P_N_KINDS:
+            SHEAR_DIE("internal: parameter kind out of range");
         case P_GATE:
             slice(hout, hin, ld, ki, IT, p.kd, dT, NULL);
             break;

@@ -13,6 +13,10 @@ void gen_init(Generator *g, Model *m, int max_len, int chunk) {
                 chunk);
     const ShearOps *o = m->ops;
     const ModelConfig *c = &m->cfg;
+    if (c->sliding_window && max_len > c->sliding_window)
+        SHEAR_DIE("prompt + new tokens may reach %d positions, beyond the model's sliding_window (%d): Shear computes "
+                  "plain causal attention, which is the sliding-window attention only up to the window; ask for fewer "
+                  "tokens", max_len, c->sliding_window);
     memset(g, 0, sizeof *g);
     g->m = m;
     g->max_len = max_len;
@@ -34,6 +38,12 @@ void gen_init(Generator *g, Model *m, int max_len, int chunk) {
     g->k = o->alloc(n * kvd * sizeof(float));
     g->v = o->alloc(n * kvd * sizeof(float));
     g->br = o->alloc(n * d * sizeof(float));
+    if (c->qk_norm) {
+        g->qraw = o->alloc(n * qd * sizeof(float));
+        g->kraw = o->alloc(n * kvd * sizeof(float));
+        g->rstdq = o->alloc(n * (size_t)c->n_heads * sizeof(float));
+        g->rstdk = o->alloc(n * (size_t)c->n_kv_heads * sizeof(float));
+    }
     g->mg = o->alloc(n * I * sizeof(float));
     g->mu = o->alloc(n * I * sizeof(float));
     g->mh = o->alloc(n * I * sizeof(float));
@@ -44,8 +54,9 @@ void gen_free(Generator *g) {
     if (!g->m) return;
     const ShearOps *o = g->m->ops;
     void *bufs[] = {g->kc, g->vc, g->tok, g->tgt, g->x, g->xn, g->rstd, g->q, g->att, g->k, g->v, g->br,
-                    g->mg, g->mu, g->mh, g->logits};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) o->free(bufs[i]);
+                    g->qraw, g->kraw, g->rstdq, g->rstdk, g->mg, g->mu, g->mh, g->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) o->free(bufs[i]);
     memset(g, 0, sizeof *g);
 }
 
@@ -61,22 +72,20 @@ static void feed_chunk(Generator *g, int n) {
     size_t rows = (size_t)n, nd = rows * (size_t)d;
     for (int l = 0; l < c->n_layers; l++) {
         float *kc = g->kc + (size_t)l * g->max_len * kvd, *vc = g->vc + (size_t)l * g->max_len * kvd; // [max_len, kvd]
-        o->rmsnorm_fwd(g->xn, g->rstd, g->x, Wt(m, param_index(l, P_NORM_ATTN)), NULL, rows, d, c->norm_eps);
-        o->matmul_fwd(g->q, g->xn, Wt(m, param_index(l, P_Q)), rows, d, qd);
-        o->matmul_fwd(g->k, g->xn, Wt(m, param_index(l, P_K)), rows, d, kvd);
-        o->matmul_fwd(g->v, g->xn, Wt(m, param_index(l, P_V)), rows, d, kvd);
+        o->rmsnorm_fwd(g->xn, g->rstd, g->x, Wt(m, param_index(&m->table, l, P_NORM_ATTN)), NULL, rows, d, c->norm_eps);
+        model_qkv_fwd(m, l, g->xn, g->q, g->k, g->v, g->qraw, g->kraw, g->rstdq, g->rstdk, rows);
         o->rope_at_fwd(g->q, n, pos0, H, hd, &c->rope);
         o->rope_at_fwd(g->k, n, pos0, Hkv, hd, &c->rope);
         o->copy(kc + (size_t)pos0 * kvd, g->k, rows * kvd * sizeof(float));
         o->copy(vc + (size_t)pos0 * kvd, g->v, rows * kvd * sizeof(float));
         o->attention_cached_fwd(g->att, g->q, kc, vc, n, pos0, H, Hkv, hd);
-        o->matmul_fwd(g->br, g->att, Wt(m, param_index(l, P_O)), rows, qd, d);
+        o->matmul_fwd(g->br, g->att, Wt(m, param_index(&m->table, l, P_O)), rows, qd, d);
         o->axpy(g->x, g->br, 1.0f, nd);
-        o->rmsnorm_fwd(g->xn, g->rstd, g->x, Wt(m, param_index(l, P_NORM_MLP)), NULL, rows, d, c->norm_eps);
-        o->matmul_fwd(g->mg, g->xn, Wt(m, param_index(l, P_GATE)), rows, d, I);
-        o->matmul_fwd(g->mu, g->xn, Wt(m, param_index(l, P_UP)), rows, d, I);
+        o->rmsnorm_fwd(g->xn, g->rstd, g->x, Wt(m, param_index(&m->table, l, P_NORM_MLP)), NULL, rows, d, c->norm_eps);
+        o->matmul_fwd(g->mg, g->xn, Wt(m, param_index(&m->table, l, P_GATE)), rows, d, I);
+        o->matmul_fwd(g->mu, g->xn, Wt(m, param_index(&m->table, l, P_UP)), rows, d, I);
         o->swiglu_fwd(g->mh, g->mg, g->mu, rows, I);
-        o->matmul_fwd(g->br, g->mh, Wt(m, param_index(l, P_DOWN)), rows, I, d);
+        o->matmul_fwd(g->br, g->mh, Wt(m, param_index(&m->table, l, P_DOWN)), rows, I, d);
         o->axpy(g->x, g->br, 1.0f, nd);
     }
     g->len += n;
@@ -104,7 +113,7 @@ void gen_feed(Generator *g, const int32_t *tok, int n, float *logits_host) {
     }
     // the final norm and the classifier on the last row only: generation needs nothing else
     const float *xl = g->x + (size_t)last * c->dim;
-    o->rmsnorm_fwd(g->xn, g->rstd, xl, Wt(m, m->table.n - 2), NULL, 1, c->dim, c->norm_eps);
-    o->classifier(NULL, NULL, NULL, g->logits, g->xn, Wt(m, m->table.n - 1), g->tgt, 1, c->dim, c->vocab, 0.0f);
+    o->rmsnorm_fwd(g->xn, g->rstd, xl, Wt(m, m->table.norm_final), NULL, 1, c->dim, c->norm_eps);
+    o->classifier(NULL, NULL, NULL, g->logits, g->xn, Wt(m, m->table.head), g->tgt, 1, c->dim, c->vocab, 0.0f);
     o->download(logits_host, g->logits, (size_t)c->vocab * sizeof(float));
 }

@@ -92,6 +92,7 @@ typedef struct {
     int n_files;
     int *file_of;  // [table n] shard of each parameter
     int *tensor_of; // [table n] its tensor in that shard
+    int head_file, head_tensor; // a tied model's stored lm_head.weight (must equal the embedding), or -1
 } Checkpoint;
 
 // Old checkpoints carry RoPE's inverse frequencies as buffers; they must agree with rope_theta and
@@ -116,11 +117,18 @@ static void place_tensors(Checkpoint *ck, const ParamTable *tab, const ModelConf
     ck->file_of = shear_malloc((size_t)tab->n * sizeof(int));
     ck->tensor_of = shear_malloc((size_t)tab->n * sizeof(int));
     for (int i = 0; i < tab->n; i++) ck->file_of[i] = -1;
+    ck->head_file = ck->head_tensor = -1;
     for (int f = 0; f < ck->n_files; f++) {
         const StFile *sf = &ck->files[f];
         for (int k = 0; k < sf->h.n; k++) {
             const StTensor *t = &sf->h.t[k];
             int i = param_table_find(tab, t->name);
+            if (i < 0 && c->tie_embeddings && strcmp(t->name, "lm_head.weight") == 0) {
+                // some tied checkpoints store the shared tensor twice: accepted when it is the embedding
+                ck->head_file = f;
+                ck->head_tensor = k;
+                continue;
+            }
             if (i < 0) {
                 size_t n = strlen(t->name);
                 const char *rope = "self_attn.rotary_emb.inv_freq";
@@ -128,8 +136,10 @@ static void place_tensors(Checkpoint *ck, const ParamTable *tab, const ModelConf
                     check_inv_freq(sf, t, c);
                     continue;
                 }
-                SHEAR_DIE("'%s': tensor '%s' is not a weight of the LlamaForCausalLM that config.json describes "
-                          "(%d layers; biases and other architectures are not supported)", sf->path, t->name, c->n_layers);
+                SHEAR_DIE("'%s': tensor '%s' is not a weight of the %s model that config.json describes (%d layers%s%s%s)",
+                          sf->path, t->name, family_name(c->family), c->n_layers,
+                          c->qkv_bias ? ", q/k/v biases" : ", no biases", c->qk_norm ? ", q/k norms" : "",
+                          c->tie_embeddings ? ", tied embedding" : "");
             }
             if (ck->file_of[i] >= 0)
                 SHEAR_DIE("tensor '%s' is in both '%s' and '%s'", t->name, ck->files[ck->file_of[i]].path, sf->path);
@@ -202,6 +212,24 @@ static void open_checkpoint(Checkpoint *ck, const char *dir) {
     st_index_free(&ix);
 }
 
+// A tied model's stored lm_head.weight, against the embedding emb [V*d] as converted.
+static void check_tied_head(const Checkpoint *ck, const ParamInfo *embed, const float *emb) {
+    const StFile *f = &ck->files[ck->head_file];
+    const StTensor *t = &f->h.t[ck->head_tensor];
+    if (t->ndim != 2 || t->shape[0] != (uint64_t)embed->shape[0] || t->shape[1] != (uint64_t)embed->shape[1] ||
+        (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16))
+        SHEAR_DIE("'%s': tensor 'lm_head.weight' of a tied model (tie_word_embeddings: true) is not a [%d, %d] weight "
+                  "like model.embed_tokens.weight", f->path, embed->shape[0], embed->shape[1]);
+    float *head = shear_malloc(embed->numel * sizeof(float)); // [V*d]
+    st_to_f32(t->dtype, st_file_data(f, t), embed->numel, head);
+    if (memcmp(head, emb, embed->numel * sizeof(float)) != 0)
+        SHEAR_DIE("'%s': config.json says tie_word_embeddings: true, but tensor 'lm_head.weight' differs from "
+                  "model.embed_tokens.weight (expected one shared tensor; set tie_word_embeddings: false for an "
+                  "untied model)", f->path);
+    st_file_release(f, t);
+    free(head);
+}
+
 void hf_import(const char *dir, const char *out_path) {
     double t0 = shear_now();
     char cfg_path[PATH_LEN];
@@ -212,6 +240,19 @@ void hf_import(const char *dir, const char *out_path) {
     hf_config_parse(cfg_path, cfg_text, &hc);
     free(cfg_text);
     const ModelConfig *c = &hc.cfg;
+    // a tokenizer with ids the embedding has no row for belongs to another model (a smaller vocabulary is
+    // common: Qwen pads its embedding to 151,936 rows for 151,669 tokens)
+    char tok_json[PATH_LEN], tok_err[512];
+    snprintf(tok_json, sizeof tok_json, "%s/tokenizer.json", dir);
+    if (shear_file_exists(tok_json)) {
+        Tokenizer *tk = tokenizer_load(tok_json, tok_err, sizeof tok_err);
+        if (!tk) SHEAR_DIE("%s", tok_err);
+        int tv = tokenizer_vocab_size(tk);
+        tokenizer_free(tk);
+        if (tv > c->vocab)
+            SHEAR_DIE("'%s' has %d tokens but config.json's vocab_size is %d: the tokenizer does not belong to this "
+                      "model (expected at most vocab_size tokens)", tok_json, tv, c->vocab);
+    }
     ParamTable tab;
     param_table_build(&tab, c);
     Checkpoint ck = {0};
@@ -243,6 +284,7 @@ void hf_import(const char *dir, const char *out_path) {
         st_to_f32(t->dtype, st_file_data(f, t), p->numel, buf);
         for (size_t j = 0; j < p->numel; j++)
             if (!isfinite(buf[j])) SHEAR_DIE("'%s': tensor '%s' holds a non-finite value at element %zu", f->path, p->name, j);
+        if (i == 0 && ck.head_file >= 0) check_tied_head(&ck, p, buf);
         modelfile_write_tensor(w, p, buf, st_dtype_name(t->dtype));
         st_file_release(f, t);
         bytes_in += (size_t)(t->end - t->begin);

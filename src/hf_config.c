@@ -1,4 +1,5 @@
-// Hugging Face config.json for LlamaForCausalLM: read with every unsupported option refused by name,
+// Hugging Face config.json of the LLaMA family (llama, mistral, qwen2, qwen3): read with every unsupported option
+// refused by name,
 // written with the model's real shape (see hf_config.h).
 #include "shear/hf_config.h"
 
@@ -24,7 +25,7 @@ static const cJSON *key(const cJSON *root, const char *name) {
 static int get_int(const char *path, const cJSON *root, const char *name, int required, int dflt) {
     const cJSON *v = key(root, name);
     if (!v) {
-        if (required) SHEAR_DIE("'%s': key '%s' is missing; a LlamaForCausalLM config.json needs it", path, name);
+        if (required) SHEAR_DIE("'%s': key '%s' is missing; a config.json of a LLaMA-family model needs it", path, name);
         return dflt;
     }
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
@@ -147,34 +148,93 @@ static void rope_scaling_json(char *buf, size_t len, const ShearRope *r) {
     else snprintf(buf, len, "null");
 }
 
+// model_type and its architectures class; a config with neither is a LLaMA (old conversions wrote neither).
+static const char *const ARCH[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"};
+static const char *const MOE_KEYS[] = {"num_experts", "num_local_experts", "num_experts_per_tok", "moe_intermediate_size"};
+
+static ShearFamily parse_family(const char *path, const cJSON *root) {
+    const cJSON *mt = key(root, "model_type"), *arch = key(root, "architectures");
+    int fam = -1;
+    if (mt) {
+        fam = cJSON_IsString(mt) ? family_parse(mt->valuestring) : -1;
+        if (fam < 0)
+            SHEAR_DIE("'%s': key 'model_type' is %s%.64s%s; Shear imports llama, mistral, qwen2 and qwen3 (dense "
+                      "decoder-only models; no MoE, no multimodal)", path, cJSON_IsString(mt) ? "\"" : "",
+                      cJSON_IsString(mt) ? mt->valuestring : "not a string", cJSON_IsString(mt) ? "\"" : "");
+    }
+    if (arch) {
+        int found = -1;
+        const cJSON *a;
+        if (cJSON_IsArray(arch))
+            cJSON_ArrayForEach(a, arch) {
+                for (int f = 0; f < 4 && cJSON_IsString(a); f++)
+                    if (strcmp(a->valuestring, ARCH[f]) == 0 && (fam < 0 || fam == f)) found = f;
+            }
+        if (found < 0) {
+            char *s = cJSON_PrintUnformatted(arch);
+            SHEAR_DIE("'%s': key 'architectures' is %.200s; Shear imports %s", path, s ? s : "?",
+                      fam >= 0 ? ARCH[fam] : "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and "
+                                             "Qwen3ForCausalLM");
+        }
+        fam = found;
+    }
+    return fam < 0 ? FAMILY_LLAMA : (ShearFamily)fam;
+}
+
+// The attention window: 0 when attention is plain causal at every length. Mistral's sliding_window applies
+// whenever it is set; Qwen's only with use_sliding_window. Shear computes plain causal attention, which is the
+// windowed one for sequences up to the window: runs check their length against it (model_alloc_acts).
+static int parse_sliding_window(const char *path, const cJSON *root, ShearFamily fam) {
+    if (fam == FAMILY_QWEN2 || fam == FAMILY_QWEN3) {
+        const cJSON *use = key(root, "use_sliding_window");
+        if (use && !cJSON_IsBool(use)) SHEAR_DIE("'%s': key 'use_sliding_window' must be true or false", path);
+        if (!cJSON_IsTrue(use)) return 0;
+        // transformers windows the layers from max_window_layers on: none when it covers every layer
+        const cJSON *mwl = key(root, "max_window_layers");
+        int layers = get_int(path, root, "num_hidden_layers", 1, 0);
+        if (mwl && !(cJSON_IsNumber(mwl) && mwl->valuedouble >= 0 && mwl->valuedouble == floor(mwl->valuedouble)))
+            SHEAR_DIE("'%s': key 'max_window_layers' must be an integer >= 0", path);
+        if (mwl && mwl->valuedouble >= layers) return 0;
+    } else if (fam != FAMILY_MISTRAL) {
+        return 0;
+    }
+    const cJSON *lt = key(root, "layer_types"), *x;
+    if (lt) cJSON_ArrayForEach(x, lt) {
+            if (!cJSON_IsString(x) || strcmp(x->valuestring, "full_attention") != 0)
+                SHEAR_DIE("'%s': key 'layer_types' lists a layer that is not \"full_attention\": per-layer "
+                          "attention kinds are not supported", path);
+        }
+    return get_int(path, root, "sliding_window", 0, 0);
+}
+
 void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
     memset(hc, 0, sizeof *hc);
     hc->bos_token_id = -1;
     cJSON *root = cJSON_Parse(text);
     if (!root || !cJSON_IsObject(root)) SHEAR_DIE("'%s' is not a JSON object (corrupt config.json?)", path);
-    const cJSON *arch = key(root, "architectures");
-    if (arch) {
-        int llama = 0;
-        const cJSON *a;
-        cJSON_ArrayForEach(a, arch) if (cJSON_IsString(a) && strcmp(a->valuestring, "LlamaForCausalLM") == 0) llama = 1;
-        if (!cJSON_IsArray(arch) || !llama) {
-            char *s = cJSON_PrintUnformatted(arch);
-            SHEAR_DIE("'%s': key 'architectures' is %.200s; Shear imports LlamaForCausalLM only", path, s ? s : "?");
-        }
-    }
-    const cJSON *mt = key(root, "model_type");
-    if (mt && !(cJSON_IsString(mt) && strcmp(mt->valuestring, "llama") == 0))
-        SHEAR_DIE("'%s': key 'model_type' is %s%.64s%s, expected \"llama\"", path, cJSON_IsString(mt) ? "\"" : "",
-                  cJSON_IsString(mt) ? mt->valuestring : "not a string", cJSON_IsString(mt) ? "\"" : "");
+    ModelConfig *c = &hc->cfg;
+    c->family = parse_family(path, root);
+    parse_rope_scaling(path, key(root, "rope_scaling"), &c->rope);
     const cJSON *act = key(root, "hidden_act");
     if (act && !(cJSON_IsString(act) && strcmp(act->valuestring, "silu") == 0))
         SHEAR_DIE("'%s': key 'hidden_act' is %.64s; Shear's MLP is SwiGLU with silu", path,
                   cJSON_IsString(act) ? act->valuestring : "not a string");
-    ModelConfig *c = &hc->cfg;
-    parse_rope_scaling(path, key(root, "rope_scaling"), &c->rope);
-    refuse_true(path, root, "attention_bias", "q/k/v/o biases are not supported");
+    // Llama's and Qwen3's attention_bias puts biases on o_proj too; Qwen2's q/k/v biases come with the family
+    refuse_true(path, root, "attention_bias", "biases on q/k/v/o (o_proj included) are not supported; Qwen2's "
+                "q/k/v-only biases are (model_type qwen2)");
     refuse_true(path, root, "mlp_bias", "MLP biases are not supported");
-    refuse_true(path, root, "tie_word_embeddings", "Shear's LLaMA has an lm_head separate from the embedding");
+    for (size_t i = 0; i < sizeof MOE_KEYS / sizeof MOE_KEYS[0]; i++) {
+        const cJSON *v = key(root, MOE_KEYS[i]);
+        if (v && !(cJSON_IsNumber(v) && v->valuedouble == 0))
+            SHEAR_DIE("'%s': key '%s' is set: mixture-of-experts models are not supported (dense MLPs only)", path,
+                      MOE_KEYS[i]);
+    }
+    const cJSON *tie = key(root, "tie_word_embeddings");
+    if (tie && !cJSON_IsBool(tie)) SHEAR_DIE("'%s': key 'tie_word_embeddings' must be true or false", path);
+    c->tie_embeddings = cJSON_IsTrue(tie);
+    c->qkv_bias = c->family == FAMILY_QWEN2;
+    c->qk_norm = c->family == FAMILY_QWEN3;
+    c->sliding_window = parse_sliding_window(path, root, c->family);
     if (key(root, "quantization_config"))
         SHEAR_DIE("'%s': key 'quantization_config' is set: quantized checkpoints are not supported", path);
 
@@ -184,10 +244,11 @@ void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
     c->intermediate = get_int(path, root, "intermediate_size", 1, 0);
     c->vocab = get_int(path, root, "vocab_size", 1, 0);
     c->n_kv_heads = get_int(path, root, "num_key_value_heads", 0, c->n_heads);
-    if (!key(root, "head_dim") && c->dim % c->n_heads != 0)
+    if (!key(root, "head_dim") && c->family != FAMILY_QWEN3 && c->dim % c->n_heads != 0)
         SHEAR_DIE("'%s': key 'head_dim' is missing and hidden_size %d is not a multiple of num_attention_heads %d",
                   path, c->dim, c->n_heads);
-    c->head_dim = get_int(path, root, "head_dim", 0, c->dim / c->n_heads);
+    // Qwen3Config's head_dim defaults to 128, not hidden / heads
+    c->head_dim = get_int(path, root, "head_dim", 0, c->family == FAMILY_QWEN3 ? 128 : c->dim / c->n_heads);
     c->norm_eps = (float)get_pos(path, root, "rms_norm_eps", HF_DEFAULT_RMS_EPS);
     c->rope.theta = (float)get_pos(path, root, "rope_theta", HF_DEFAULT_ROPE_THETA);
     hc->max_position_embeddings = get_int(path, root, "max_position_embeddings", 0, 0);
@@ -199,17 +260,35 @@ void hf_config_parse(const char *path, const char *text, HfConfig *hc) {
 
 char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_position_embeddings, int bos_token_id,
                      const char *eos_token_ids) {
-    char eps[32], theta[32], scaling[256];
+    char eps[32], theta[32], scaling[256], window[32], family_keys[256];
     char *eos = hf_eos_json(eos_token_ids);
     fmt_float(eps, sizeof eps, c->norm_eps);
     fmt_float(theta, sizeof theta, c->rope.theta);
     rope_scaling_json(scaling, sizeof scaling, &c->rope);
+    if (c->sliding_window) snprintf(window, sizeof window, "%d", c->sliding_window);
+    else snprintf(window, sizeof window, "null");
+    // the keys each family's configuration class has (transformers), with the values of this model
+    switch (c->family) {
+    case FAMILY_MISTRAL:
+        snprintf(family_keys, sizeof family_keys, "  \"sliding_window\": %s,\n", window);
+        break;
+    case FAMILY_QWEN2:
+    case FAMILY_QWEN3:
+        snprintf(family_keys, sizeof family_keys,
+                 "%s  \"use_sliding_window\": %s,\n  \"sliding_window\": %s,\n  \"max_window_layers\": %d,\n",
+                 c->family == FAMILY_QWEN3 ? "  \"attention_bias\": false,\n" : "",
+                 c->sliding_window ? "true" : "false", window, c->sliding_window ? 0 : c->n_layers);
+        break;
+    default:
+        snprintf(family_keys, sizeof family_keys,
+                 "  \"attention_bias\": false,\n  \"mlp_bias\": false,\n  \"pretraining_tp\": 1,\n");
+    }
     size_t cap = 2048 + strlen(eos);
     char *s = shear_malloc(cap);
     int n = snprintf(s, cap,
         "{\n"
-        "  \"architectures\": [\"LlamaForCausalLM\"],\n"
-        "  \"model_type\": \"llama\",\n"
+        "  \"architectures\": [\"%s\"],\n"
+        "  \"model_type\": \"%s\",\n"
         "  \"hidden_size\": %d,\n"
         "  \"intermediate_size\": %d,\n"
         "  \"num_attention_heads\": %d,\n"
@@ -222,17 +301,16 @@ char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_posi
         "  \"rope_scaling\": %s,\n"
         "  \"max_position_embeddings\": %d,\n"
         "  \"hidden_act\": \"silu\",\n"
-        "  \"attention_bias\": false,\n"
-        "  \"mlp_bias\": false,\n"
-        "  \"tie_word_embeddings\": false,\n"
+        "%s"
+        "  \"tie_word_embeddings\": %s,\n"
         "  \"bos_token_id\": %d,\n"
         "  \"eos_token_id\": %s,\n"
-        "  \"pretraining_tp\": 1,\n"
         "  \"use_cache\": true,\n"
         "  \"torch_dtype\": \"%s\"\n"
         "}\n",
-        c->dim, c->intermediate, c->n_heads, c->n_kv_heads, c->head_dim, c->n_layers, c->vocab, eps, theta,
-        scaling, max_position_embeddings > 0 ? max_position_embeddings : 4096, bos_token_id, eos, torch_dtype);
+        ARCH[c->family], family_name(c->family), c->dim, c->intermediate, c->n_heads, c->n_kv_heads, c->head_dim,
+        c->n_layers, c->vocab, eps, theta, scaling, max_position_embeddings > 0 ? max_position_embeddings : 4096,
+        family_keys, c->tie_embeddings ? "true" : "false", bos_token_id, eos, torch_dtype);
     SHEAR_CHECK(n > 0 && (size_t)n < cap, "config.json text does not fit");
     free(eos);
     return s;

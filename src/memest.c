@@ -25,6 +25,7 @@ size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int recompute) {
     f += ((size_t)c->n_layers + 1) * N * d; // x
     f += L * N * d + L * N;               // xn1, rstd1
     f += L * N * qd + 2 * L * N * kvd;    // q, k, v
+    if (c->qk_norm) f += L * N * (qd + kvd) + L * N * (H + (size_t)c->n_kv_heads); // qraw, kraw, rstdq, rstdk
     f += L * N * qd + L * N * H;          // att, lse
     f += L * N * qd;                      // attg
     f += 3 * L * N * d + L * N;           // ao, x_mid, xn2, rstd2

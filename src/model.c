@@ -45,17 +45,32 @@ static void add_param(ParamTable *t, int *cap, const char *name, ParamKind kind,
     t->total += (p->numel + 15) & ~(size_t)15;
 }
 
+const char *family_name(ShearFamily f) {
+    switch (f) {
+    case FAMILY_MISTRAL: return "mistral";
+    case FAMILY_QWEN2: return "qwen2";
+    case FAMILY_QWEN3: return "qwen3";
+    default: return "llama";
+    }
+}
+
+int family_parse(const char *s) {
+    for (int f = FAMILY_LLAMA; f <= FAMILY_QWEN3; f++)
+        if (strcmp(s, family_name((ShearFamily)f)) == 0) return f;
+    return -1;
+}
+
 void param_table_build(ParamTable *t, const ModelConfig *c) {
     int cap = 16;
-    t->n = 0;
-    t->total = 0;
+    memset(t, 0, sizeof *t);
     t->p = shear_malloc((size_t)cap * sizeof *t->p);
-    int d = c->dim, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim, I = c->intermediate;
+    int d = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd, I = c->intermediate;
     char name[PARAM_NAME_LEN];
     add_param(t, &cap, "model.embed_tokens.weight", P_EMBED, -1, c->vocab, d);
     for (int l = 0; l < c->n_layers; l++) {
+        int first = t->n;
 #define LAYER(fmt, kind, d0, d1) do { snprintf(name, sizeof name, "model.layers.%d." fmt, l); \
-        add_param(t, &cap, name, kind, l, d0, d1); } while (0)
+        t->slot[kind] = t->n - first; add_param(t, &cap, name, kind, l, d0, d1); } while (0)
         LAYER("self_attn.q_proj.weight", P_Q, qd, d);
         LAYER("self_attn.k_proj.weight", P_K, kvd, d);
         LAYER("self_attn.v_proj.weight", P_V, kvd, d);
@@ -65,10 +80,27 @@ void param_table_build(ParamTable *t, const ModelConfig *c) {
         LAYER("mlp.down_proj.weight", P_DOWN, d, I);
         LAYER("input_layernorm.weight", P_NORM_ATTN, d, 0);
         LAYER("post_attention_layernorm.weight", P_NORM_MLP, d, 0);
+        if (c->qkv_bias) {
+            LAYER("self_attn.q_proj.bias", P_Q_BIAS, qd, 0);
+            LAYER("self_attn.k_proj.bias", P_K_BIAS, kvd, 0);
+            LAYER("self_attn.v_proj.bias", P_V_BIAS, kvd, 0);
+        }
+        if (c->qk_norm) {
+            LAYER("self_attn.q_norm.weight", P_Q_NORM, hd, 0);
+            LAYER("self_attn.k_norm.weight", P_K_NORM, hd, 0);
+        }
 #undef LAYER
+        t->per_layer = t->n - first;
     }
+    if (!c->qkv_bias) t->slot[P_Q_BIAS] = t->slot[P_K_BIAS] = t->slot[P_V_BIAS] = -1;
+    if (!c->qk_norm) t->slot[P_Q_NORM] = t->slot[P_K_NORM] = -1;
+    t->norm_final = t->n;
     add_param(t, &cap, "model.norm.weight", P_NORM_FINAL, -1, d, 0);
-    add_param(t, &cap, "lm_head.weight", P_HEAD, -1, c->vocab, d);
+    t->head = 0;
+    if (!c->tie_embeddings) {
+        t->head = t->n;
+        add_param(t, &cap, "lm_head.weight", P_HEAD, -1, c->vocab, d);
+    }
 }
 
 void param_table_free(ParamTable *t) {
@@ -85,7 +117,9 @@ int param_table_find(const ParamTable *t, const char *name) {
 size_t model_param_count(const ModelConfig *c) {
     size_t d = (size_t)c->dim, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     size_t per_layer = d * qd * 2 + d * kvd * 2 + 3 * d * (size_t)c->intermediate + 2 * d;
-    return 2 * (size_t)c->vocab * d + d + (size_t)c->n_layers * per_layer;
+    if (c->qkv_bias) per_layer += qd + 2 * kvd;
+    if (c->qk_norm) per_layer += 2 * (size_t)c->head_dim;
+    return (c->tie_embeddings ? 1 : 2) * (size_t)c->vocab * d + d + (size_t)c->n_layers * per_layer;
 }
 
 static void create(Model *m, const ShearOps *ops, const ModelConfig *c, int grads) {
@@ -110,7 +144,9 @@ void model_init_weights(Model *m, uint64_t seed, float std) {
     float *h = shear_malloc(maxn * sizeof(float)); // [numel] host staging of one tensor
     for (int i = 0; i < m->table.n; i++) {
         const ParamInfo *p = &m->table.p[i];
-        if (p->ndim == 1) {
+        if (p->kind == P_Q_BIAS || p->kind == P_K_BIAS || p->kind == P_V_BIAS) {
+            for (size_t j = 0; j < p->numel; j++) h[j] = 0.0f;
+        } else if (p->ndim == 1) {
             for (size_t j = 0; j < p->numel; j++) h[j] = 1.0f;
         } else {
             // counter = (tensor index, element): any rank, any backend, the same weights
@@ -124,7 +160,7 @@ void model_init_weights(Model *m, uint64_t seed, float std) {
 
 static void free_acts(Model *m) {
     const ShearOps *o = m->ops;
-    void *bufs[] = {m->tokens, m->targets, m->x, m->xn1, m->rstd1, m->q, m->k, m->v, m->att, m->lse, m->attg,
+    void *bufs[] = {m->tokens, m->targets, m->x, m->xn1, m->rstd1, m->q, m->k, m->v, m->qraw, m->kraw, m->rstdq, m->rstdk, m->att, m->lse, m->attg,
                     m->ao, m->x_mid, m->xn2, m->rstd2, m->mg, m->mu, m->mug, m->mh, m->mo, m->xnf, m->rstdf,
                     m->s1, m->s2, m->dx, m->dxn, m->dbr, m->dbig, m->dq, m->dk, m->dv, m->dmg, m->dmu};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -136,6 +172,10 @@ void model_set_recompute(Model *m, int on) { m->recompute = on ? 1 : 0; }
 void model_alloc_acts(Model *m, int B, int T) {
     const ModelConfig *c = &m->cfg;
     // recompute keeps x for every layer; the per-layer activations of one block are enough
+    if (c->sliding_window && T > c->sliding_window)
+        SHEAR_DIE("sequences of %d tokens are longer than the model's sliding_window (%d): Shear computes plain causal "
+                  "attention, which is the sliding-window attention only up to the window; use sequences of at most "
+                  "%d tokens", T, c->sliding_window, c->sliding_window);
     int acts_layers = m->recompute ? 1 : c->n_layers;
     if (m->B == B && m->T == T && m->acts_layers == acts_layers) return;
     if (m->tokens) free_acts(m);
@@ -157,6 +197,12 @@ void model_alloc_acts(Model *m, int B, int T) {
     m->q = F(L * N * qd);
     m->k = F(L * N * kvd);
     m->v = F(L * N * kvd);
+    if (c->qk_norm) {
+        m->qraw = F(L * N * qd);
+        m->kraw = F(L * N * kvd);
+        m->rstdq = F(L * N * (size_t)c->n_heads);
+        m->rstdk = F(L * N * (size_t)c->n_kv_heads);
+    }
     m->att = F(L * N * qd);
     m->lse = F(L * N * (size_t)c->n_heads);
     m->attg = F(L * N * qd);

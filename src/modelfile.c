@@ -33,6 +33,12 @@ void modelfile_write_config(hid_t f, const ModelConfig *c) {
         h5_attr_write_int(g, "rope_original_max_position_embeddings", c->rope.original_max_pos);
     }
     h5_attr_write_double(g, "norm_eps", c->norm_eps);
+    // family options: absent = LLaMA-1/2 (every file written before the families)
+    if (c->family != FAMILY_LLAMA) h5_attr_write_string(g, "model_type", family_name(c->family));
+    if (c->tie_embeddings) h5_attr_write_int(g, "tie_word_embeddings", 1);
+    if (c->qkv_bias) h5_attr_write_int(g, "qkv_bias", 1);
+    if (c->qk_norm) h5_attr_write_int(g, "qk_norm", 1);
+    if (c->sliding_window) h5_attr_write_int(g, "sliding_window", c->sliding_window);
     H5Gclose(g);
 }
 
@@ -156,6 +162,24 @@ void modelfile_read_config(const char *path, ModelConfig *c) {
         c->rope.original_max_pos = orig > 0 && orig < 100000000 ? (int)orig : 0;
     }
     c->norm_eps = (float)eps;
+    char family[32];
+    c->family = FAMILY_LLAMA;
+    if (h5_attr_read_string(g, "model_type", family, sizeof family) == 0) {
+        int fam = family_parse(family);
+        if (fam < 0) SHEAR_DIE("'%s': /config attribute model_type is '%s', expected llama, mistral, qwen2 or qwen3", path,
+                               family);
+        c->family = (ShearFamily)fam;
+    }
+    const char *flags[4] = {"tie_word_embeddings", "qkv_bias", "qk_norm", "sliding_window"};
+    int *dst[4] = {&c->tie_embeddings, &c->qkv_bias, &c->qk_norm, &c->sliding_window};
+    for (int i = 0; i < 4; i++) {
+        int64_t x = 0;
+        if (h5_attr_read_int(g, flags[i], &x)) x = 0;
+        if (x < 0 || x > (i < 3 ? 1 : 100000000))
+            SHEAR_DIE("'%s': /config attribute %s is %lld, expected %s", path, flags[i], (long long)x,
+                      i < 3 ? "0 or 1" : "a window length >= 0");
+        *dst[i] = (int)x;
+    }
     char err[256];
     if (model_config_check(c, err, sizeof err)) SHEAR_DIE("'%s': bad model shape in /config: %s", path, err);
     H5Gclose(g);

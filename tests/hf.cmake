@@ -28,7 +28,16 @@ set(HF_IMPORT_CASES
     # Llama 3.x RoPE (rope_type llama3: an original context of 32 positions puts head_dim 16's frequencies in
     # all three bands within the 64-token windows) and linear scaling; config.json's rope_scaling round-trips
     "rope_llama3|64|0|--dim 64 --heads 4 --kv-heads 2 --head-dim 16 --rope-theta 500000 --rope-scaling {\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":32,\"rope_type\":\"llama3\"} --inv-freq --seed 6"
-    "rope_linear|64|0|--rope-scaling {\"factor\":4.0,\"rope_type\":\"linear\"} --seed 7")
+    "rope_linear|64|0|--rope-scaling {\"factor\":4.0,\"rope_type\":\"linear\"} --seed 7"
+    # the families (issue 16): Llama 3.2 (tied embedding, llama3 RoPE), Mistral (a window as long as the
+    # sequences: accepted at the boundary), Qwen2.5 (q/k/v biases; tied and untied, BF16 shards), Qwen3 (q/k
+    # norms, head_dim 16 != 40 / 4, tied)
+    "llama3_tied|64|0|--family llama3-tied --dim 64 --heads 4 --kv-heads 2 --head-dim 16 --rope-theta 500000 --rope-scaling {\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":32,\"rope_type\":\"llama3\"} --seed 8"
+    "mistral|64|0|--family mistral --sliding-window 64 --dim 48 --heads 6 --kv-heads 2 --head-dim 8 --seed 9"
+    "qwen2_tied|50|30KB|--family qwen2 --tie --dim 48 --heads 6 --kv-heads 2 --head-dim 8 --dtype BF16 --shards 2 --seed 10"
+    "qwen2_untied|50|0|--family qwen2 --dim 48 --heads 6 --kv-heads 2 --head-dim 8 --seed 11"
+    "qwen2_window|50|0|--family qwen2 --sliding-window 50 --dim 48 --heads 6 --kv-heads 2 --head-dim 8 --seed 13"
+    "qwen3_tied|50|0|--family qwen3 --tie --dim 40 --heads 4 --kv-heads 2 --head-dim 16 --seed 12")
 foreach(entry ${HF_IMPORT_CASES})
   string(REPLACE "|" ";" parts "${entry}")
   list(GET parts 0 name)

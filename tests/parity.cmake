@@ -52,4 +52,13 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/parity/parity_driver.c)
   # three bands over 31 positions) and gates
   parity_case(parity_gqa3_rope_llama3 ${PARITY_CASE_GQA3} --seed 7 --gates layer --rope-theta 500000
               --rope-scaling "{\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":16,\"rope_type\":\"llama3\"}")
+  # the families (issue 16), each with gates: Llama 3.2's tied embedding (one tensor, both uses' gradients
+  # summed); Qwen2.5's q/k/v biases (tied, as its small models); Qwen3's q/k norms over head_dim before RoPE
+  # with head_dim != dim / heads (tied); the CoFi pair on Qwen3 too
+  parity_case(parity_gqa3_tied ${PARITY_CASE_GQA3} --seed 8 --gates layer --tie)
+  parity_case(parity_qwen2 ${PARITY_CASE_GQA3} --seed 9 --gates layer --qkv-bias --tie)
+  parity_case(parity_qwen3 --dim 40 --layers 2 --heads 6 --kv-heads 2 --head-dim 16 --intermediate 70
+              --vocab 101 --batch 2 --seq 19 --seed 10 --gates layer --qk-norm --tie)
+  parity_case(parity_qwen3_cofi_untied --dim 40 --layers 2 --heads 6 --kv-heads 2 --head-dim 16 --intermediate 70
+              --vocab 101 --batch 2 --seq 19 --seed 11 --gates cofi --qk-norm --qkv-bias)
 endif()

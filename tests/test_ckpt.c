@@ -58,7 +58,8 @@ static void fill_backend(const ShearOps *ops, float *dst, size_t n, uint64_t see
 // Allocates the state of a model with the given vocab and registers every item.
 static void state_create(State *s, const ShearOps *ops, int vocab) {
     memset(s, 0, sizeof *s);
-    ModelConfig c = {48, 2, 4, 2, 12, 80, vocab, {.theta = 10000.0f}, 1e-5f};
+    ModelConfig c = {.dim = 48, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 12,
+                     .intermediate = 80, .vocab = vocab, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     model_create(&s->model, ops, &c);
     adamw_create(&s->opt, ops, s->model.table.total);
     s->mask_la = ops->alloc(N_MASK * sizeof(float));
@@ -283,7 +284,8 @@ static void fill_pattern(float *w, size_t n, uint64_t seed) {
 
 static int bench(const Dist *d, const char *dir, int roles) {
     const ShearOps *ops = ops_cpu();
-    ModelConfig c = {2048, 24, 16, 16, 128, 5504, 32000, {.theta = 10000.0f}, 1e-5f};
+    ModelConfig c = {.dim = 2048, .n_layers = 24, .n_heads = 16, .n_kv_heads = 16, .head_dim = 128,
+                     .intermediate = 5504, .vocab = 32000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     ParamTable t;
     param_table_build(&t, &c);
     const char *groups[3] = {"weights", "adam_m", "adam_v"};

@@ -1,7 +1,7 @@
 // Finalization: the dense model's logits equal the masked source model's logits (model_forward with the same
 // gates), for MHA and GQA, every subset of {layer, head, intermediate, hidden} with layer pruning on and off,
 // the CoFi pair head_layer/mlp (with and without zeroed branches), gate values around 0.996 and random in
-// (0.5, 1), exact counts per row. Also: the target shape, kept indices ascending, layers renumbered, the
+// (0.5, 1), exact counts per row; the family options (q/k/v biases, q/k norms, tied embedding). Also: the target shape, kept indices ascending, layers renumbered, the
 // embedding and lm_head sliced but unscaled, /masks write/read round trip, and the errors finalize must give.
 // Usage: test_finalize [OUTDIR]: with OUTDIR, also writes OUTDIR/prune_gqa.h5 (a prune output made with
 // modelfile_save + maskfile_write) for the command-line tests.
@@ -194,8 +194,13 @@ static void check_tensors(const Model *src, const Model *dst, const HostGates *h
         free(a); free(b); } while (0)
     PAIR("%s", "model.embed_tokens.weight", "model.embed_tokens.weight");
     CMP(vocab, c->vocab, kd, nd, NULL); // sliced, not scaled
-    PAIR("%s", "lm_head.weight", "lm_head.weight");
-    CMP(vocab, c->vocab, kd, nd, NULL);
+    if (!c->tie_embeddings) {
+        PAIR("%s", "lm_head.weight", "lm_head.weight");
+        CMP(vocab, c->vocab, kd, nd, NULL);
+    } else if (param_table_find(&dst->table, "lm_head.weight") >= 0) {
+        ok = 0;
+        printf("  a tied source gave an lm_head\n");
+    }
     PAIR("%s", "model.norm.weight", "model.norm.weight");
     CMP(kd, nd, NULL, 1, hk);
     for (int j = 0; ok && j < nl; j++) {
@@ -234,6 +239,23 @@ static void check_tensors(const Model *src, const Model *dst, const HostGates *h
         CMP(kd, nd, NULL, 1, hk);
         PAIR("model.layers.%d.post_attention_layernorm.weight", l, j);
         CMP(kd, nd, NULL, 1, hk);
+        if (c->qkv_bias) { // rows as their weights', v's scaled by the head gate
+            PAIR("model.layers.%d.self_attn.q_proj.bias", l, j);
+            CMP(rq, nq, NULL, 1, NULL);
+            PAIR("model.layers.%d.self_attn.k_proj.bias", l, j);
+            CMP(rkv, nkv, NULL, 1, NULL);
+            PAIR("model.layers.%d.self_attn.v_proj.bias", l, j);
+            CMP(rkv, nkv, NULL, 1, sv);
+        }
+        if (c->qk_norm) { // whole: one weight per head_dim position
+            int *all = shear_malloc((size_t)hd * sizeof(int));
+            for (int e = 0; e < hd; e++) all[e] = e;
+            PAIR("model.layers.%d.self_attn.q_norm.weight", l, j);
+            CMP(all, hd, NULL, 1, NULL);
+            PAIR("model.layers.%d.self_attn.k_norm.weight", l, j);
+            CMP(all, hd, NULL, 1, NULL);
+            free(all);
+        }
     }
 #undef CMP
 #undef PAIR
@@ -390,14 +412,24 @@ int main(int argc, char **argv) {
     ops_cpu_set_threads(1);
     // MHA: 5 layers keep 3, 4 heads keep 2, 20 channels keep 13, d 24 keep 16.
     // GQA: 6 heads in 3 KV groups (2 per group) keep 2 groups, head_dim 8 != d / heads.
-    const Shape shapes[2] = {
-        {"mha", {24, 5, 4, 4, 6, 20, 64, {.theta = 10000.0f}, 1e-5f}, 3, 2, 13, 16},
-        {"gqa", {30, 5, 6, 3, 8, 22, 64, {.theta = 10000.0f}, 1e-5f}, 3, 2, 15, 19},
+    // qwen2: GQA with q/k/v biases (v's scaled by the folded head gate) and a tied embedding (sliced once);
+    // qwen3: q/k norms over head_dim (kept whole under head pruning), tied.
+#define SHAPE_CFG(d_, L_, H_, G_, hd_, I_) .dim = d_, .n_layers = L_, .n_heads = H_, .n_kv_heads = G_, .head_dim = hd_, \
+        .intermediate = I_, .vocab = 64, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f
+    const Shape shapes[] = {
+        {"mha", {SHAPE_CFG(24, 5, 4, 4, 6, 20)}, 3, 2, 13, 16},
+        {"gqa", {SHAPE_CFG(30, 5, 6, 3, 8, 22)}, 3, 2, 15, 19},
+        {"qwen2", {SHAPE_CFG(30, 5, 6, 3, 8, 22), .family = FAMILY_QWEN2, .tie_embeddings = 1, .qkv_bias = 1}, 3, 2, 15,
+         19},
+        {"qwen3", {SHAPE_CFG(24, 5, 6, 3, 10, 20), .family = FAMILY_QWEN3, .tie_embeddings = 1, .qk_norm = 1}, 3, 2, 13,
+         16},
     };
+#undef SHAPE_CFG
+    const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     int32_t tok[B * T];
     for (int i = 0; i < B * T; i++) tok[i] = (int32_t)(urand() * 64);
     int cases = 0;
-    for (int si = 0; si < 2; si++) {
+    for (int si = 0; si < n_shapes; si++) {
         Model src;
         make_source(&src, &shapes[si].c);
         for (int types = 0; types < 16; types++)

@@ -17,7 +17,8 @@ static int fails, passes;
 static int close_rel(double a, double b, double tol) { return fabs(a - b) <= tol * fabs(b); }
 
 static ModelConfig shape(int d, int L, int H, int kv, int hd, int I, int V) {
-    ModelConfig c = {d, L, H, kv, hd, I, V, {.theta = 10000.0f}, 1e-5f};
+    ModelConfig c = {.dim = d, .n_layers = L, .n_heads = H, .n_kv_heads = kv, .head_dim = hd,
+                     .intermediate = I, .vocab = V, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     return c;
 }
 

@@ -78,7 +78,7 @@ static void measure(const char *name, ModelConfig c, int B, int T, int recompute
         model_init_weights(&tm, 2, 0.02f);
         model_set_recompute(&tm, 1);
         model_alloc_acts(&tm, B, T);
-        ShearKD k = {.tx = model_forward_hidden(&tm, B, tok, tgt), .tw = tm.w + tm.table.p[tm.table.n - 1].offset,
+        ShearKD k = {.tx = model_forward_hidden(&tm, B, tok, tgt), .tw = tm.w + tm.table.p[tm.table.head].offset,
                      .td = teacher->dim, .alpha = 0.5f, .temperature = 1.0f, .topk = topk};
         loss = model_forward_backward_kd(&m, B, tok, tgt, NULL, 1.0f / (B * T), &k, &kd);
     } else {
@@ -126,18 +126,22 @@ static void measure_in_child(const char *name, ModelConfig c, int B, int T, int 
 }
 
 int main(void) {
-    ModelConfig mha = {256, 4, 8, 8, 32, 688, 32000, {.theta = 10000.0f}, 1e-5f};
+    ModelConfig mha = {.dim = 256, .n_layers = 4, .n_heads = 8, .n_kv_heads = 8, .head_dim = 32,
+                     .intermediate = 688, .vocab = 32000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     measure_in_child("MHA", mha, 4, 256, 0, NULL, 0);
-    ModelConfig gqa = {192, 3, 6, 2, 48, 512, 8000, {.theta = 10000.0f}, 1e-5f};
+    ModelConfig gqa = {.dim = 192, .n_layers = 3, .n_heads = 6, .n_kv_heads = 2, .head_dim = 48,
+                     .intermediate = 512, .vocab = 8000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     measure_in_child("GQA", gqa, 2, 384, 0, NULL, 0);
     // distillation: a wider, deeper teacher of the same vocabulary, full and top-k (the teacher's weights, its
     // one block of activations and classifier_kd's second chunk are in the estimate)
-    ModelConfig teacher = {320, 4, 8, 2, 40, 864, 8000, {.theta = 10000.0f}, 1e-5f};
+    ModelConfig teacher = {.dim = 320, .n_layers = 4, .n_heads = 8, .n_kv_heads = 2, .head_dim = 40,
+                     .intermediate = 864, .vocab = 8000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     measure_in_child("KD", gqa, 2, 384, 0, &teacher, 0);
     measure_in_child("KDk", gqa, 2, 384, 0, &teacher, 64);
     // activation recomputation: a deeper GQA model whose activations dominate, once with and once without, so
     // the estimate of both layouts is checked against the memory the process really takes
-    ModelConfig deep = {128, 12, 4, 2, 32, 384, 2000, {.theta = 10000.0f}, 1e-5f};
+    ModelConfig deep = {.dim = 128, .n_layers = 12, .n_heads = 4, .n_kv_heads = 2, .head_dim = 32,
+                     .intermediate = 384, .vocab = 2000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     measure_in_child("deep", deep, 4, 256, 0, NULL, 0);
     measure_in_child("rc", deep, 4, 256, 1, NULL, 0);
     {

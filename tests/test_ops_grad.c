@@ -360,6 +360,55 @@ static void test_gate(int group, const char *label) {
     ops->free(g.inp), ops->free(g.out), ops->free(g.R), ops->free(g.z);
 }
 
+// ---------------- projection biases ----------------
+
+typedef struct {
+    size_t N;
+    int C;
+    float *inp, *b, *out, *R;
+} BiasCtx;
+
+static double bias_obj(void *c) {
+    BiasCtx *k = c;
+    ops->copy(k->out, k->inp, k->N * k->C * sizeof(float));
+    ops->bias_fwd(k->out, k->b, k->N, k->C);
+    return dot_r(k->out, k->R, k->N * k->C);
+}
+
+static void bias_bwd_case(void *c, float **gr) {
+    BiasCtx *k = c;
+    if (gr[0]) ops->axpy(gr[0], k->R, 1.0f, k->N * k->C); // d out / d inp is the identity
+    if (gr[1]) ops->bias_bwd(gr[1], k->R, k->N, k->C);
+}
+
+// N = 150 spans several of the CPU's 64-row blocks of the column sums.
+static void test_bias(void) {
+    BiasCtx k = {.N = 150, .C = 10};
+    size_t n = k.N * k.C;
+    k.inp = buf(n), k.out = buf(n), k.R = buf(n), k.b = buf(k.C);
+    fill_normal(k.inp, n, 1.0);
+    fill_normal(k.R, n, 1.0);
+    fill_normal(k.b, k.C, 1.0);
+    bias_obj(&k);
+    double err = 0.0;
+    for (size_t r = 0; r < k.N; r++)
+        for (int c = 0; c < k.C; c++) err = fmax(err, fabs(k.out[r * k.C + c] - (k.inp[r * k.C + c] + k.b[c])));
+    check("bias forward = inp + b", err, 0.0);
+    float *db = buf(k.C); // zeroed: bias_bwd adds
+    ops->bias_bwd(db, k.R, k.N, k.C);
+    double rel = 0.0;
+    for (int c = 0; c < k.C; c++) {
+        double want = 0.0;
+        for (size_t r = 0; r < k.N; r++) want += k.R[r * k.C + c];
+        rel = fmax(rel, fabs(db[c] - want) / fmax(fabs(want), 1e-30));
+    }
+    check("bias backward = column sums (double reference)", rel, 1e-6);
+    GradCase gc = {.op = "bias", .ngrad = 2, .gname = {"inp", "b"}, .param = {k.inp, k.b}, .n = {n, (size_t)k.C},
+                   .objective = bias_obj, .backward = bias_bwd_case, .accumulates = 1, .ctx = &k};
+    run_grad_case(&gc);
+    ops->free(k.inp), ops->free(k.out), ops->free(k.R), ops->free(k.b), ops->free(db);
+}
+
 // ---------------- SwiGLU ----------------
 
 typedef struct {
@@ -621,6 +670,7 @@ int main(void) {
     test_gate(6, "(per head)");
     test_gate(12, "(whole row)");
     test_swiglu();
+    test_bias();
     test_classifier();
     test_adamw();
     test_reproducible();

@@ -1,11 +1,18 @@
 """Reference LLaMA in a page of PyTorch: the oracle that Shear's C model is checked against.
 
-Model (shared/spec/shearing.md sections 1-2): token embedding (untied from lm_head), L blocks of
+Model (shared/spec/shearing.md sections 1-2): token embedding, L blocks of
     x += o_proj(Attn(RMSNorm1(x)));  x += down(silu(gate(h)) * up(h)),  h = RMSNorm2(x)
-final RMSNorm, lm_head. No biases. RoPE rotate-half exactly as Hugging Face LlamaForCausalLM, causal softmax
-attention scaled by 1/sqrt(head_dim), GQA through repeat_kv (KV head j serves query heads j*n_rep..(j+1)*n_rep-1).
+final RMSNorm, lm_head. RoPE rotate-half exactly as Hugging Face LlamaForCausalLM, causal softmax attention
+scaled by 1/sqrt(head_dim), GQA through repeat_kv (KV head j serves query heads j*n_rep..(j+1)*n_rep-1).
 head_dim may differ from dim / n_heads. Parameters are a dict {Hugging Face name: tensor}, all of one dtype
 (float32 or float64), so the same code serves tight float64 checks.
+Families (Config.model_type; the options are independent flags, set by config_from_hf as transformers does):
+    llama / mistral  the model above (Llama 3.x: tie_embeddings; Mistral: sliding_window, which this reference
+                     does not compute: it refuses T > sliding_window, where windowed attention is plain causal)
+    qwen2            qkv_bias: q/k/v_proj biases (o_proj none), added before RoPE
+    qwen3            qk_norm: RMSNorm over head_dim of every q and k head (weights q_norm / k_norm [hd],
+                     eps norm_eps) after the projection, before RoPE
+    tie_embeddings   no lm_head.weight: the logits are x @ model.embed_tokens.weight^T (both uses' gradients sum)
 
 Optional gates (the L0 masks of pruning; any subset, tensors that may require grad, except that head_layer
 and mlp are the CoFi pair used in place of layer, never with it):
@@ -20,11 +27,14 @@ from `hidden_keep` when given, which lets a finite-difference check perturb a ze
 Shear model file (HDF5): root attrs format = "shear-model", format_version = 1 (int32); /config int32 attrs
 dim, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab and float64 attrs rope_theta, norm_eps; with
 rope_scaling: rope_type (string linear | llama3), rope_factor, rope_low_freq_factor, rope_high_freq_factor (float64),
-rope_original_max_position_embeddings (int);
-/weights/<Hugging Face name> float32, linear weights stored [out_features, in_features].
+rope_original_max_position_embeddings (int); family options, each written only when not the default (so a
+LLaMA-1/2 file has none of them and reads as before): model_type (string mistral | qwen2 | qwen3; absent =
+llama), tie_word_embeddings, qkv_bias, qk_norm (int32 0/1; absent = 0), sliding_window (int32; absent = 0 = none);
+/weights/<Hugging Face name> float32 in param_shapes order, linear weights stored [out_features, in_features],
+biases and q/k norms 1-D.
 """
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import h5py
 import numpy as np
@@ -46,6 +56,11 @@ class Config:
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
     rope_scaling: dict = None  # config.json's rope_scaling: None, {"rope_type": "linear" | "llama3", ...}
+    model_type: str = "llama"     # config.json's model_type, one of MODEL_TYPES
+    tie_embeddings: bool = False  # lm_head is model.embed_tokens.weight (no lm_head.weight tensor)
+    qkv_bias: bool = False        # q/k/v_proj biases (Qwen2)
+    qk_norm: bool = False         # per-head RMSNorm of q and k before RoPE (Qwen3)
+    sliding_window: int = 0       # attention window, 0 = none (forward refuses T > window)
 
     def check(self):
         if self.n_heads % self.n_kv_heads != 0:
@@ -53,8 +68,20 @@ class Config:
         if self.head_dim % 2 != 0:
             raise ValueError(f"head_dim {self.head_dim} must be even for rotate-half RoPE")
         for f in fields(self):
-            if f.name != "rope_scaling" and getattr(self, f.name) <= 0:
+            if f.name not in OPTION_FIELDS and getattr(self, f.name) <= 0:
                 raise ValueError(f"config {f.name} must be positive, got {getattr(self, f.name)}")
+        if self.model_type not in MODEL_TYPES:
+            raise ValueError(f"config model_type {self.model_type!r} is not one of {MODEL_TYPES}")
+        if int(self.sliding_window) != self.sliding_window or self.sliding_window < 0:
+            raise ValueError(f"config sliding_window must be an integer >= 0, got {self.sliding_window}")
+
+
+MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3")
+# fields with a default that is not a size: not checked > 0, stored as optional /config attributes
+OPTION_FIELDS = ("rope_scaling", "model_type", "tie_embeddings", "qkv_bias", "qk_norm", "sliding_window")
+# /config attribute of each family option (tie_embeddings under config.json's name)
+FAMILY_ATTRS = {"model_type": "model_type", "tie_embeddings": "tie_word_embeddings", "qkv_bias": "qkv_bias",
+                "qk_norm": "qk_norm", "sliding_window": "sliding_window"}
 
 
 def param_shapes(c):
@@ -72,9 +99,22 @@ def param_shapes(c):
         s[p + "mlp.down_proj.weight"] = (d, I)
         s[p + "input_layernorm.weight"] = (d,)
         s[p + "post_attention_layernorm.weight"] = (d,)
+        if c.qkv_bias:
+            s[p + "self_attn.q_proj.bias"] = (c.n_heads * hd,)
+            s[p + "self_attn.k_proj.bias"] = (c.n_kv_heads * hd,)
+            s[p + "self_attn.v_proj.bias"] = (c.n_kv_heads * hd,)
+        if c.qk_norm:
+            s[p + "self_attn.q_norm.weight"] = (hd,)
+            s[p + "self_attn.k_norm.weight"] = (hd,)
     s["model.norm.weight"] = (d,)
-    s["lm_head.weight"] = (c.vocab, d)
+    if not c.tie_embeddings:
+        s["lm_head.weight"] = (c.vocab, d)
     return s
+
+
+def head_weight(c, P):
+    """The classifier [V, d]: lm_head.weight, or the embedding itself when tied."""
+    return P["model.embed_tokens.weight" if c.tie_embeddings else "lm_head.weight"]
 
 
 def gate_shapes(c):
@@ -136,6 +176,9 @@ def forward(c, P, tokens, gates=None, hidden_keep=None):
     if "layer" in gates and ("head_layer" in gates or "mlp" in gates):
         raise ValueError("gates 'head_layer'/'mlp' are used in place of 'layer', not together with it")
     B, T = tokens.shape
+    if c.sliding_window and T > c.sliding_window:
+        raise ValueError(f"sequence length {T} > sliding_window {c.sliding_window}: windowed attention is not "
+                         "implemented (it equals causal attention only up to the window)")
     H, G, hd = c.n_heads, c.n_kv_heads, c.head_dim
     n_rep = H // G
     hid = gates.get("hidden")
@@ -147,9 +190,15 @@ def forward(c, P, tokens, gates=None, hidden_keep=None):
     for l in range(c.n_layers):
         p = f"model.layers.{l}."
         h = rmsnorm(x, P[p + "input_layernorm.weight"], c.norm_eps, hid, hidden_keep)
-        q = (h @ P[p + "self_attn.q_proj.weight"].T).view(B, T, H, hd).transpose(1, 2)   # [B,H,T,hd]
-        k = (h @ P[p + "self_attn.k_proj.weight"].T).view(B, T, G, hd).transpose(1, 2)   # [B,G,T,hd]
-        v = (h @ P[p + "self_attn.v_proj.weight"].T).view(B, T, G, hd).transpose(1, 2)   # [B,G,T,hd]
+        q, k, v = (h @ P[p + f"self_attn.{n}_proj.weight"].T for n in "qkv")       # [B,T,H*hd], [B,T,G*hd] x2
+        if c.qkv_bias:
+            q, k, v = (t + P[p + f"self_attn.{n}_proj.bias"] for t, n in zip((q, k, v), "qkv"))
+        q = q.view(B, T, H, hd).transpose(1, 2)                                    # [B,H,T,hd]
+        k = k.view(B, T, G, hd).transpose(1, 2)                                    # [B,G,T,hd]
+        v = v.view(B, T, G, hd).transpose(1, 2)                                    # [B,G,T,hd]
+        if c.qk_norm:  # over head_dim, per head; no gate enters it
+            q = rmsnorm(q, P[p + "self_attn.q_norm.weight"], c.norm_eps)
+            k = rmsnorm(k, P[p + "self_attn.k_norm.weight"], c.norm_eps)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(n_rep, dim=1)                                      # [B,H,T,hd] repeat_kv
@@ -180,7 +229,7 @@ def forward(c, P, tokens, gates=None, hidden_keep=None):
             m = m * hid
         x = x + m
     x = rmsnorm(x, P["model.norm.weight"], c.norm_eps, hid, hidden_keep)
-    return x @ P["lm_head.weight"].T                                               # [B,T,V]
+    return x @ head_weight(c, P).T                                                 # [B,T,V]
 
 
 def lm_loss(logits, targets):
@@ -227,7 +276,9 @@ def fold_and_slice(c, P, gates):
     """Finalization (shearing.md section 4) in reference form: fold every gate value into the weights once,
     drop what is gated to exactly 0, return (Config, params) of the dense model whose logits equal
     forward(c, P, tokens, gates). Rows must keep equal counts (KV groups, MLP channels) so the result is a
-    standard LLaMA shape; raises ValueError otherwise."""
+    standard LLaMA shape; raises ValueError otherwise. Family tensors: q/k/v biases are sliced with their rows
+    (the head gate folded into v_proj scales v's bias too); q_norm / k_norm act per head over head_dim and are
+    kept whole; a tied model slices its one embedding (columns) and has no lm_head. The Config keeps the family."""
     L, H, G, hd, d = c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.dim
     n_rep = H // G
     dt = P["model.norm.weight"].dtype
@@ -239,8 +290,9 @@ def fold_and_slice(c, P, gates):
     kd = torch.nonzero(hidden != 0).flatten()                                      # kept residual channels
     hk = hidden[kd]
     Q = {"model.embed_tokens.weight": P["model.embed_tokens.weight"][:, kd],
-         "model.norm.weight": P["model.norm.weight"][kd] * hk,
-         "lm_head.weight": P["lm_head.weight"][:, kd]}
+         "model.norm.weight": P["model.norm.weight"][kd] * hk}
+    if not c.tie_embeddings:
+        Q["lm_head.weight"] = P["lm_head.weight"][:, kd]
     kept_layers, n_groups, n_inter = [], set(), set()
     for l in range(L):
         a_scale, m_scale = layer[l] * head_layer[l], layer[l] * mlp[l]
@@ -268,15 +320,21 @@ def fold_and_slice(c, P, gates):
         Q[n + "mlp.down_proj.weight"] = P[p + "mlp.down_proj.weight"][kd][:, ki] * (hk * m_scale)[:, None]
         Q[n + "input_layernorm.weight"] = P[p + "input_layernorm.weight"][kd] * hk
         Q[n + "post_attention_layernorm.weight"] = P[p + "post_attention_layernorm.weight"][kd] * hk
+        if c.qkv_bias:
+            Q[n + "self_attn.q_proj.bias"] = P[p + "self_attn.q_proj.bias"][rows_q]
+            Q[n + "self_attn.k_proj.bias"] = P[p + "self_attn.k_proj.bias"][rows_kv]
+            Q[n + "self_attn.v_proj.bias"] = P[p + "self_attn.v_proj.bias"][rows_kv] * v_scale[:, 0]
+        if c.qk_norm:
+            Q[n + "self_attn.q_norm.weight"] = P[p + "self_attn.q_norm.weight"].clone()
+            Q[n + "self_attn.k_norm.weight"] = P[p + "self_attn.k_norm.weight"].clone()
     if len(n_groups) > 1 or len(n_inter) > 1:
         raise ValueError(f"kept KV groups per layer {sorted(n_groups)} or MLP channels {sorted(n_inter)} differ")
     if not kept_layers:
         raise ValueError("every layer is gated off")
     g_t = n_groups.pop()
-    ct = Config(dim=len(kd), n_layers=len(kept_layers), n_heads=g_t * n_rep, n_kv_heads=g_t, head_dim=hd,
-                intermediate=n_inter.pop(), vocab=c.vocab, rope_theta=c.rope_theta, norm_eps=c.norm_eps,
-                rope_scaling=c.rope_scaling)
-    return ct, Q
+    ct = replace(c, dim=len(kd), n_layers=len(kept_layers), n_heads=g_t * n_rep, n_kv_heads=g_t,
+                 intermediate=n_inter.pop())                                       # family fields kept
+    return ct, {name: Q[name] for name in param_shapes(ct)}                        # in table order
 
 
 def _attr_str(v):
@@ -296,11 +354,19 @@ def load_model(path, dtype=torch.float64):
         a = f["config"].attrs
         kw = {}
         for fl in fields(Config):
-            if fl.name == "rope_scaling":
+            if fl.name in OPTION_FIELDS:
                 continue
             if fl.name not in a:
                 raise ValueError(f"{path}: /config has no attribute {fl.name}")
             kw[fl.name] = float(a[fl.name]) if fl.type is float else int(a[fl.name])
+        for name, attr in FAMILY_ATTRS.items():  # optional: absent = the default (LLaMA-1/2)
+            if attr in a:
+                v = a[attr]
+                kw[name] = _attr_str(v) if name == "model_type" else int(v)
+                if isinstance(Config.__dataclass_fields__[name].default, bool):
+                    if kw[name] not in (0, 1):
+                        raise ValueError(f"{path}: /config attribute {attr} is {kw[name]}, expected 0 or 1")
+                    kw[name] = bool(kw[name])
         if "rope_type" in a:  # rope_scaling, as config.json writes it
             s = {"rope_type": _attr_str(a["rope_type"]), "factor": float(a["rope_factor"])}
             if s["rope_type"] == "llama3":
@@ -338,6 +404,10 @@ def write_model(f, c, P):
                         g.attrs["rope_" + k] = np.float64(v[k])
                 if "original_max_position_embeddings" in v:
                     g.attrs["rope_original_max_position_embeddings"] = np.int32(v["original_max_position_embeddings"])
+            continue
+        if fl.name in FAMILY_ATTRS:
+            if v != fl.default:  # only what differs from LLaMA-1/2: such files stay as they were
+                g.attrs[FAMILY_ATTRS[fl.name]] = np.bytes_(v) if fl.name == "model_type" else np.int32(v)
             continue
         g.attrs[fl.name] = np.float64(v) if fl.type is float else np.int32(v)
     w = f.create_group("weights")

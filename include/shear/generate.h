@@ -20,6 +20,8 @@ typedef struct {
     float *q, *att;     // [chunk, H*hd] queries after RoPE, attention context
     float *k, *v;       // [chunk, Hkv*hd]
     float *br;          // [chunk, d] a branch output (o_proj, down_proj)
+    float *qraw, *kraw; // [chunk, H*hd], [chunk, Hkv*hd] q, k before the q/k norms (qk_norm only, else NULL)
+    float *rstdq, *rstdk; // [chunk*H], [chunk*Hkv]
     float *mg, *mu, *mh; // [chunk, I] gate_proj, up_proj, silu(gate) * up
     float *logits;      // [V] the last row's logits (backend)
 } Generator;

@@ -1,4 +1,4 @@
-// Hugging Face config.json for LlamaForCausalLM (src/hf_config.c): read with every unsupported option refused by
+// Hugging Face config.json of the LLaMA family (src/hf_config.c): read with every unsupported option refused by
 // name, written with the model's real shape; and the size strings of `shear export --max-shard-size`.
 #ifndef SHEAR_HF_CONFIG_H
 #define SHEAR_HF_CONFIG_H
@@ -20,11 +20,13 @@ typedef struct {
 // dies naming the file and the key when one is not an integer id >= 0.
 void hf_special_ids(const char *path, const void *cjson_root, int *bos, char *eos, size_t len);
 
-// Parses config.json text; path names the file in messages. Dies naming the key for anything Shear cannot
-// load exactly (rope_scaling other than default / linear / llama3, attention_bias, mlp_bias,
-// tie_word_embeddings, other architectures, ...).
+// Parses config.json text; path names the file in messages. model_type llama, mistral, qwen2 (q/k/v biases) and
+// qwen3 (q/k norms), tied or untied embeddings. Dies naming the key for anything Shear cannot load exactly
+// (rope_scaling other than default / linear / llama3, attention_bias (o_proj biases), mlp_bias, MoE keys,
+// per-layer attention kinds, other model types or architectures, ...).
 void hf_config_parse(const char *path, const char *text, HfConfig *hc);
-// config.json for a model (malloc'd): every shape field, head_dim always written, torch_dtype as given.
+// config.json for a model (malloc'd): its family's architectures / model_type and keys, every shape field,
+// head_dim always written, torch_dtype as given.
 // bos_token_id / eos_token_ids as HfConfig holds them (eos: one id is written as a number, several as a list).
 char *hf_config_json(const ModelConfig *c, const char *torch_dtype, int max_position_embeddings, int bos_token_id,
                      const char *eos_token_ids);

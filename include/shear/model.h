@@ -1,6 +1,7 @@
 // The LLaMA model over the ops interface: a parameter table (Hugging Face names, shapes, offsets into one
 // buffer per role), activations for a (B, T) micro-batch, forward and backward with optional gates.
-// Any shape: MHA or GQA, head_dim independent of dim / n_heads, untied head.
+// Any shape: MHA or GQA, head_dim independent of dim / n_heads; the family options of ModelConfig (tied
+// embedding, q/k/v biases, q/k norms) add or share tensors in the table.
 #ifndef SHEAR_MODEL_H
 #define SHEAR_MODEL_H
 
@@ -8,6 +9,8 @@
 #include <stdint.h>
 
 #include "shear/ops.h"
+
+typedef enum { FAMILY_LLAMA, FAMILY_MISTRAL, FAMILY_QWEN2, FAMILY_QWEN3 } ShearFamily;
 
 typedef struct {
     int dim;          // d
@@ -19,11 +22,25 @@ typedef struct {
     int vocab;        // V
     ShearRope rope;   // rope_theta and rope_scaling (shear/rope.h)
     float norm_eps;
+    // ---- family options (config.json model_type; all 0 = LLaMA-1/2) ----
+    ShearFamily family;  // what shear export writes as model_type / architectures
+    int tie_embeddings;  // 1: lm_head is model.embed_tokens.weight (one tensor, both uses' gradients summed)
+    int qkv_bias;        // 1: q/k/v projections have biases (Qwen2)
+    int qk_norm;         // 1: RMSNorm over head_dim on every q and k head before RoPE (Qwen3)
+    int sliding_window;  // 0: none; else attention is plain causal only for sequences up to this length (Mistral)
 } ModelConfig;
+
+// The model_type of a config.json, as written back by shear export.
+const char *family_name(ShearFamily f);
+// FAMILY_* of a model_type string, or -1.
+int family_parse(const char *s);
 
 // What a parameter is, so code that must treat kinds differently (weight decay, finalize slicing) can ask.
 typedef enum {
-    P_EMBED, P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, P_NORM_ATTN, P_NORM_MLP, P_NORM_FINAL, P_HEAD
+    P_EMBED, P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, P_NORM_ATTN, P_NORM_MLP,
+    P_Q_BIAS, P_K_BIAS, P_V_BIAS, P_Q_NORM, P_K_NORM, // per layer, only with qkv_bias / qk_norm
+    P_NORM_FINAL, P_HEAD,
+    P_N_KINDS
 } ParamKind;
 
 #define PARAM_NAME_LEN 96
@@ -39,9 +56,13 @@ typedef struct {
 } ParamInfo;
 
 typedef struct {
-    int n;            // number of tensors: 2 + 9 L + 1
+    int n;            // number of tensors: 1 + per_layer L + 1 (+ 1 for an untied lm_head)
     ParamInfo *p;     // [n]
     size_t total;     // floats in one role buffer
+    int per_layer;    // tensors per block: 9, + 3 with qkv_bias, + 2 with qk_norm
+    int slot[P_N_KINDS]; // position of a per-layer kind inside its block (-1: absent)
+    int norm_final;   // index of model.norm.weight
+    int head;         // index of the classifier weight: lm_head.weight, or 0 (the embedding) when tied
 } ParamTable;
 
 // Gates of one micro-batch (device buffers; NULL = not gated). Gradients are accumulated (+=) where non-NULL.
@@ -77,6 +98,8 @@ typedef struct {
     float *q;          // [L, N, H*hd] after RoPE
     float *k;          // [L, N, Hkv*hd] after RoPE
     float *v;          // [L, N, Hkv*hd]
+    float *qraw, *kraw;   // [L, N, H*hd], [L, N, Hkv*hd] q and k before q_norm / k_norm (qk_norm only, else NULL)
+    float *rstdq, *rstdk; // [L, N*H], [L, N*Hkv] their per-head RMSNorm statistics (qk_norm only)
     float *att;        // [L, N, H*hd] attention context before head gates
     float *lse;        // [L, B, H, T]
     float *attg;       // [L, N, H*hd] context after head gates (input of o_proj)
@@ -103,12 +126,14 @@ typedef struct {
 
 // Checks a shape; returns 0 or writes why it is not a LLaMA shape into err.
 int model_config_check(const ModelConfig *c, char *err, size_t errlen);
-// Parameter table in Hugging Face order: embed, per layer (q k v o gate up down, two norms), norm, lm_head.
+// Parameter table: embed, per layer (q k v o gate up down, two norms, then q/k/v biases and q/k norms when the
+// family has them, in ParamKind order), norm, lm_head (absent when tied).
 void param_table_build(ParamTable *t, const ModelConfig *c);
 void param_table_free(ParamTable *t);
-// Table index of layer l's tensor of kind k (P_Q .. P_NORM_MLP): the table holds the embedding, then per layer
-// q k v o gate up down norm_attn norm_mlp in ParamKind order, then the final norm (n - 2) and the head (n - 1).
-static inline int param_index(int l, ParamKind k) { return 1 + 9 * l + (int)(k - P_Q); }
+// Table index of layer l's tensor of kind k (P_Q .. P_K_NORM; the kind must be present in this family).
+static inline int param_index(const ParamTable *t, int l, ParamKind k) {
+    return 1 + t->per_layer * l + t->slot[k];
+}
 // Index of a tensor by Hugging Face name, or -1.
 int param_table_find(const ParamTable *t, const char *name);
 size_t model_param_count(const ModelConfig *c);
@@ -117,7 +142,7 @@ size_t model_param_count(const ModelConfig *c);
 void model_create(Model *m, const ShearOps *ops, const ModelConfig *c);
 // Weights only (g = NULL): a model that only runs forward (the distillation teacher).
 void model_create_frozen(Model *m, const ShearOps *ops, const ModelConfig *c);
-// Normal(0, std) for 2-D weights, 1 for norms; a function of (seed, tensor, element) only.
+// Normal(0, std) for 2-D weights, 1 for norms, 0 for biases; a function of (seed, tensor, element) only.
 void model_init_weights(Model *m, uint64_t seed, float std);
 // (Re)allocates activations for micro-batches of B sequences of T tokens (one block's worth of per-layer
 // buffers when recompute is on).
@@ -137,6 +162,12 @@ double model_forward(Model *m, int B, const int32_t *tokens, const int32_t *targ
 // Returns the loss sum.
 double model_forward_backward(Model *m, int B, const int32_t *tokens, const int32_t *targets,
                               const ModelGates *gates, float dscale);
+
+// q, k, v of block l (before RoPE) from its input norm's output xn [N,d]: q [N,H*hd], k, v [N,Hkv*hd]; the
+// projections, + biases (qkv_bias), then the per-head q/k norms (qk_norm: qraw / kraw keep the values before
+// them, rstdq [N*H] / rstdk [N*Hkv] their statistics; unused otherwise). Training and generation share it.
+void model_qkv_fwd(const Model *m, int l, const float *xn, float *q, float *k, float *v, float *qraw, float *kraw,
+                   float *rstdq, float *rstdk, size_t N);
 
 // ---- distillation (shear/distill.h) ----
 // The teacher's half: forward of B sequences (no gates) up to the final RMSNorm. Returns m->xnf [B*T, d]

@@ -100,6 +100,12 @@ typedef struct ShearOps {
     void (*matmul_bwd)(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                        size_t N, int C, int OC);
 
+    // ---- projection biases (Qwen2's q/k/v) ----
+    // out[n,c] += b[c]     out [N,C], b [C]
+    void (*bias_fwd)(float *out, const float *b, size_t N, int C);
+    // db[c] += sum_n dout[n,c]   dout [N,C], db [C]; the sum runs in a fixed order (the same bits every run)
+    void (*bias_bwd)(float *db, const float *dout, size_t N, int C);
+
     // ---- rotary position embedding, rotate-half convention (Hugging Face LLaMA) ----
     // x[B,T,nh,hd] in place; position of row (b,t) is t; freq_i = rope_inv_freq(rope, i, hd) (shear/rope.h:
     // theta^(-2i/hd), rescaled by rope->type), i < hd/2; angle = t * freq_i in float;

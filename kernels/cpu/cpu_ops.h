@@ -59,6 +59,8 @@ void cpu_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, const ShearRope 
 void cpu_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group);
 void cpu_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
                   int group);
+void cpu_bias_fwd(float *out, const float *b, size_t N, int C);
+void cpu_bias_bwd(float *db, const float *dout, size_t N, int C);
 void cpu_swiglu_fwd(float *out, const float *g, const float *u, size_t N, int I);
 void cpu_swiglu_bwd(float *dg, float *du, const float *dout, const float *g, const float *u, size_t N, int I);
 

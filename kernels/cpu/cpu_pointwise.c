@@ -63,6 +63,35 @@ void cpu_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, const ShearRope 
     rope_apply(x, 1, pos0, n, nh, hd, rope, 1.0f);
 }
 
+// dst[k] += sum_n sum_{c in group k} dout[n,c] * (inp ? inp[n,c] : 1): rows in blocks of CPU_ROW_BLOCK summed
+// in double, then the blocks in order (the CUDA backend's bias_bwd adds in this order too).
+static void col_sums_add(float *dst, const float *dout, const float *inp, size_t N, int C, int group) {
+    int ngroups = C / group;
+    size_t nblk = (N + CPU_ROW_BLOCK - 1) / CPU_ROW_BLOCK;
+    if (nblk == 0) return;
+    double *partial = cpu_scratch(nblk * (size_t)ngroups * sizeof(double)); // [nblk, ngroups]
+#pragma omp parallel for schedule(static)
+    for (size_t blk = 0; blk < nblk; blk++) {
+        double *acc = partial + blk * (size_t)ngroups;
+        for (int k = 0; k < ngroups; k++) acc[k] = 0.0;
+        size_t hi = (blk + 1) * CPU_ROW_BLOCK < N ? (blk + 1) * CPU_ROW_BLOCK : N;
+        for (size_t n = blk * CPU_ROW_BLOCK; n < hi; n++) {
+            const float *g = dout + n * (size_t)C, *x = inp ? inp + n * (size_t)C : NULL;
+            for (int k = 0; k < ngroups; k++) {
+                double t = 0.0;
+                for (int c = k * group; c < (k + 1) * group; c++) t += x ? (double)g[c] * x[c] : (double)g[c];
+                acc[k] += t;
+            }
+        }
+    }
+    for (int k = 0; k < ngroups; k++) {
+        double t = 0.0;
+        for (size_t blk = 0; blk < nblk; blk++) t += partial[blk * (size_t)ngroups + k];
+        dst[k] += (float)t;
+    }
+    free(partial);
+}
+
 void cpu_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group) {
     if (group <= 0 || C % group != 0) CPU_DIE("gate group %d does not divide the row width %d", group, C);
     if (!z) {
@@ -92,34 +121,18 @@ void cpu_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, c
             }
         }
     }
-    if (dz) {
-        int ngates = C / group;
-        size_t nblk = (N + CPU_ROW_BLOCK - 1) / CPU_ROW_BLOCK;
-        if (nblk == 0) return;
-        double *partial = cpu_scratch(nblk * (size_t)ngates * sizeof(double)); // [nblk, ngates]
+    if (dz) col_sums_add(dz, dout, inp, N, C, group);
+}
+
+void cpu_bias_fwd(float *out, const float *b, size_t N, int C) {
 #pragma omp parallel for schedule(static)
-        for (size_t blk = 0; blk < nblk; blk++) {
-            double *acc = partial + blk * (size_t)ngates;
-            for (int k = 0; k < ngates; k++) acc[k] = 0.0;
-            size_t hi = (blk + 1) * CPU_ROW_BLOCK < N ? (blk + 1) * CPU_ROW_BLOCK : N;
-            for (size_t n = blk * CPU_ROW_BLOCK; n < hi; n++) {
-                const float *g = dout + n * (size_t)C;
-                const float *x = inp + n * (size_t)C;
-                for (int k = 0; k < ngates; k++) {
-                    double s = 0.0;
-                    for (int c = k * group; c < (k + 1) * group; c++) s += (double)g[c] * x[c];
-                    acc[k] += s;
-                }
-            }
-        }
-        for (int k = 0; k < ngates; k++) {
-            double s = 0.0;
-            for (size_t blk = 0; blk < nblk; blk++) s += partial[blk * (size_t)ngates + k];
-            dz[k] += (float)s;
-        }
-        free(partial);
+    for (size_t n = 0; n < N; n++) {
+        float *o = out + n * (size_t)C;
+        for (int c = 0; c < C; c++) o[c] += b[c];
     }
 }
+
+void cpu_bias_bwd(float *db, const float *dout, size_t N, int C) { col_sums_add(db, dout, NULL, N, C, 1); }
 
 void cpu_swiglu_fwd(float *out, const float *g, const float *u, size_t N, int I) {
     size_t n = N * (size_t)I;

@@ -42,6 +42,8 @@ void cuda_rope_at_fwd(float *x, int n, int pos0, int nh, int hd, const ShearRope
 void cuda_gate_fwd(float *out, const float *inp, const float *z, size_t N, int C, int group);
 void cuda_gate_bwd(float *dinp, float *dz, const float *dout, const float *inp, const float *z, size_t N, int C,
                    int group);
+void cuda_bias_fwd(float *out, const float *b, size_t N, int C);
+void cuda_bias_bwd(float *db, const float *dout, size_t N, int C);
 void cuda_swiglu_fwd(float *out, const float *g, const float *u, size_t N, int I);
 void cuda_swiglu_bwd(float *dg, float *du, const float *dout, const float *g, const float *u, size_t N, int I);
 void cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,

@@ -1,4 +1,4 @@
-// Elementwise ops, reductions to the host, the embedding, rotary embedding, gates, SwiGLU and AdamW.
+// Elementwise ops, reductions to the host, the embedding, rotary embedding, gates, biases, SwiGLU and AdamW.
 //
 // Rounding follows the CPU backend: it is built for x86-64-v2, which has no fma, so every a*b+c there rounds
 // twice; nvcc would fuse those into one fma. Where a product feeds an add, the kernels below spell the two
@@ -296,18 +296,34 @@ static __global__ void gate_dinp_kernel(float *dinp, const float *dout, const fl
     }
 }
 
-// part[rb, c] = sum over the rows of row block rb of dout[n,c] * inp[n,c], in double (the product of two floats
-// is exact in double). Thread per column: a warp reads consecutive columns of a row.
-static __global__ void gate_colpart_kernel(double *part, const float *dout, const float *inp, size_t N, int C,
-                                    size_t rows_per) {
-    // part [nrb, C]; dout, inp [N,C]; gridDim.y = nrb
+// part[rb, c] = sum over the rows of row block rb of dout[n,c] * inp[n,c] (inp NULL: of dout[n,c]), in double
+// (the product of two floats is exact in double; without inp there is no product for nvcc to fuse). Thread per
+// column: a warp reads consecutive columns of a row. Row blocks grid-stride over gridDim.y, so nrb may exceed
+// 65535; each block's sum is its rows in ascending order, whatever the grid.
+static __global__ void colpart_kernel(double *part, const float *dout, const float *inp, size_t N, int C,
+                                      size_t rows_per, size_t nrb) {
+    // part [nrb, C]; dout, inp [N,C] (inp may be NULL)
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
-    const size_t lo = (size_t)blockIdx.y * rows_per;
-    const size_t hi = lo + rows_per < N ? lo + rows_per : N;
-    double acc = 0.0;
-    for (size_t n = lo; n < hi; n++) acc += (double)dout[n * C + c] * (double)inp[n * C + c];
-    part[(size_t)blockIdx.y * C + c] = acc;
+    for (size_t rb = blockIdx.y; rb < nrb; rb += gridDim.y) {
+        const size_t lo = rb * rows_per;
+        const size_t hi = lo + rows_per < N ? lo + rows_per : N;
+        double acc = 0.0;
+        if (inp) {
+            for (size_t n = lo; n < hi; n++) acc += (double)dout[n * C + c] * (double)inp[n * C + c];
+        } else {
+            for (size_t n = lo; n < hi; n++) acc += (double)dout[n * C + c];
+        }
+        part[rb * C + c] = acc;
+    }
+}
+
+// part [nrb, C] of the row blocks of rows_per rows: colpart_kernel on grid (column blocks, min(nrb, 65535))
+static void colpart_launch(double *part, const float *dout, const float *inp, size_t N, int C, size_t rows_per,
+                           size_t nrb, cudaStream_t st) {
+    dim3 grid((unsigned)((C + PW_THREADS - 1) / PW_THREADS), (unsigned)(nrb < 65535 ? nrb : 65535));
+    CUDA_LAUNCH(colpart_kernel, grid, PW_THREADS, 0, st, part, dout, inp, N, C, rows_per, nrb);
+    CUDA_LAUNCH_CHECK();
 }
 
 // dz[k] += sum over row blocks and the group's columns of part: one block per gate, fixed order
@@ -352,12 +368,48 @@ extern "C" void cuda_gate_bwd(float *dinp, float *dz, const float *dout, const f
         size_t rows_per = 0;
         int nrb = column_row_blocks(N, C, &rows_per);
         double *part = (double *)cuda_scratch(CUDA_SCRATCH_POINTWISE, (size_t)nrb * C * sizeof(double)); // [nrb,C]
-        dim3 grid((unsigned)((C + PW_THREADS - 1) / PW_THREADS), (unsigned)nrb);
-        CUDA_LAUNCH(gate_colpart_kernel, grid, PW_THREADS, 0, st, part, dout, inp, N, C, rows_per);
-        CUDA_LAUNCH_CHECK();
+        colpart_launch(part, dout, inp, N, C, rows_per, (size_t)nrb, st);
         CUDA_LAUNCH(gate_dz_kernel, (unsigned)(C / group), PW_THREADS, 0, st, dz, part, nrb, C, group);
         CUDA_LAUNCH_CHECK();
     }
+}
+
+// ---- projection biases ----
+
+static __global__ void bias_fwd_kernel(float *out, const float *b, size_t n, int C) { // out [N,C] (n = N*C), b [C]
+    CUDA_GRID_STRIDE(i, n) out[i] += b[i % (size_t)C];
+}
+
+extern "C" void cuda_bias_fwd(float *out, const float *b, size_t N, int C) {
+    size_t n = N * (size_t)(C > 0 ? C : 0);
+    if (n == 0) return;
+    CUDA_LAUNCH(bias_fwd_kernel, cuda_blocks(n, PW_THREADS), PW_THREADS, 0, cuda_stream(), out, b, n, C);
+    CUDA_LAUNCH_CHECK();
+}
+
+// The CPU backend's row block (cpu_pointwise.c CPU_ROW_BLOCK): bias_bwd sums the same 64-row blocks, each in row
+// order, then the blocks in order, all in double: the same additions in the same order, so the same bits as the
+// CPU. The partials are 1/32 of dout's bytes (a double per 64 floats), so they need no cap.
+#define BIAS_ROW_BLOCK 64
+
+// db[c] += the column's partials added in row-block order, starting from 0.0 as the CPU does
+static __global__ void bias_colsum_kernel(float *db, const double *part, size_t nrb, int C) { // db [C]; part [nrb,C]
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double acc = 0.0;
+    for (size_t rb = 0; rb < nrb; rb++) acc += part[rb * C + c];
+    db[c] += (float)acc;
+}
+
+extern "C" void cuda_bias_bwd(float *db, const float *dout, size_t N, int C) {
+    if (N == 0 || C <= 0) return;
+    cudaStream_t st = cuda_stream();
+    const size_t nrb = (N + BIAS_ROW_BLOCK - 1) / BIAS_ROW_BLOCK;
+    double *part = (double *)cuda_scratch(CUDA_SCRATCH_POINTWISE, nrb * (size_t)C * sizeof(double)); // [nrb, C]
+    colpart_launch(part, dout, NULL, N, C, BIAS_ROW_BLOCK, nrb, st);
+    CUDA_LAUNCH(bias_colsum_kernel, (unsigned)((C + PW_THREADS - 1) / PW_THREADS), PW_THREADS, 0, st, db, part, nrb,
+                C);
+    CUDA_LAUNCH_CHECK();
 }
 
 // ---- SwiGLU ----

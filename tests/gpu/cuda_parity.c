@@ -119,6 +119,22 @@ void cmp_exact(const char *what, const Pair *p) {
     free(hg);
 }
 
+// Two GPU buffers a (the reference) and b, [n] each, within tol of each other (scaled_err); the detail also counts
+// the elements that differ bitwise, for the checks that are expected to be exact by construction
+void cmp_gpu(const char *what, const float *a, const float *b, size_t n, double tol) {
+    float *ha = malloc((n ? n : 1) * sizeof(float)), *hb = malloc((n ? n : 1) * sizeof(float));
+    GPU->download(ha, a, n * sizeof(float));
+    GPU->download(hb, b, n * sizeof(float));
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += memcmp(&ha[i], &hb[i], sizeof(float)) != 0;
+    double maxabs, err = scaled_err(ha, hb, NULL, n, &maxabs);
+    char detail[128];
+    snprintf(detail, sizeof detail, "err %.2e abs %.2e (tol %.0e), %zu of %zu differ", err, maxabs, tol, bad, n);
+    report(tol > 0 ? err <= tol : bad == 0, what, detail);
+    free(ha);
+    free(hb);
+}
+
 // distance in units in the last place between two finite floats of any sign
 uint64_t ulp_dist(float a, float b) {
     int32_t ia, ib;

@@ -1,5 +1,6 @@
-// Shared by the CUDA-vs-CPU parity test (tests/gpu): test_cuda_ops.c (per op, main), test_cuda_model.c (whole
-// model + AdamW) and cuda_parity.c (the helpers below). Tolerances and error measures: top of test_cuda_ops.c.
+// Shared by the CUDA-vs-CPU parity test (tests/gpu): test_cuda_ops.c (per op, main), test_cuda_cached.c (the KV
+// cache ops), test_cuda_model.c (whole model + AdamW) and cuda_parity.c (the helpers below). Tolerances and error
+// measures: top of test_cuda_ops.c.
 #ifndef SHEAR_TESTS_CUDA_PARITY_H
 #define SHEAR_TESTS_CUDA_PARITY_H
 
@@ -55,11 +56,15 @@ void download_both(const Pair *p, float **hc, float **hg);
 double scaled_err(const float *c, const float *g, const float *init, size_t n, double *maxabs_out);
 void cmp(const char *what, const Pair *p, double tol);
 void cmp_exact(const char *what, const Pair *p);
+void cmp_gpu(const char *what, const float *a, const float *b, size_t n, double tol);
 uint64_t ulp_dist(float a, float b);
 void cmp_ulp(const char *what, const Pair *p, uint64_t max_ulp);
 void cmp_scalar(const char *what, double c, double g, double tol);
 
-// test_cuda_model.c: forward + backward of a whole model with and without pruning gates, then 10 AdamW steps
+// test_cuda_model.c: forward + backward of a whole model with and without pruning gates, then 10 AdamW steps;
+// then the same for a family twin of the shape (GQA: Qwen2-like biases, tied; head_dim != d/H: Qwen3-like q/k norms)
 void test_model(const ModelConfig *c, int B, int T, const char *label);
+// test_cuda_cached.c: the group "cached", rope_at_fwd and attention_cached_fwd (generation with a KV cache)
+void test_cached(void);
 
 #endif

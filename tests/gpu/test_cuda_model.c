@@ -1,5 +1,6 @@
 // The CUDA-vs-CPU parity test, whole model (cuda_parity.h; tolerances at the top of test_cuda_ops.c): forward
-// and backward with and without pruning gates, then 10 AdamW steps on both backends.
+// and backward with and without pruning gates, then 10 AdamW steps on both backends; each LLaMA shape again as
+// the family twin its shape fits (Qwen2: q/k/v biases, Qwen3: q/k norms; both with the tied embedding).
 #include "cuda_parity.h"
 
 // ---------------- whole model ----------------
@@ -48,7 +49,8 @@ static double table_worst(const char *what, const ParamTable *t, const float *bc
         }
     }
     char detail[200];
-    snprintf(detail, sizeof detail, "worst %.2e at %s, %d over (tol %.0e)", worst, t->p[worst_i].name, nbad, tol);
+    snprintf(detail, sizeof detail, "worst %.2e at %s, %d of %d over (tol %.0e)", worst, t->p[worst_i].name, nbad,
+             t->n, tol);
     report(nbad == 0, what, detail);
     free(hc);
     free(hg);
@@ -65,15 +67,59 @@ static void make_masks(Masks *m, const ShearOps *ops, const ModelConfig *src, co
     masks_clamp(m);
 }
 
-void test_model(const ModelConfig *c, int B, int T, const char *label) {
+static int has_family_options(const ModelConfig *c) { return c->qkv_bias || c->qk_norm || c->tie_embeddings; }
+
+// The 1-D tensors of a family model random instead of model_init_weights' 0 (biases) and 1 (norms), as
+// tests/test_finalize.c make_source does, so that a bias or norm weight read at a wrong offset, or skipped,
+// changes the result: biases Normal(0, 0.5), norm weights uniform in [0.5, 1.5). hw [total] host weights.
+static void random_1d(const ParamTable *t, float *hw) {
+    for (int i = 0; i < t->n; i++) {
+        const ParamInfo *p = &t->p[i];
+        if (p->ndim != 1) continue;
+        int bias = p->kind == P_Q_BIAS || p->kind == P_K_BIAS || p->kind == P_V_BIAS;
+        for (size_t j = 0; j < p->numel; j++) {
+            uint64_t ctr = ((uint64_t)i << 40) + j;
+            hw[p->offset + j] = bias ? (float)(0.5 * rng_normal(7, 93, ctr)) : (float)(0.5 + rng_uniform(7, 93, ctr));
+        }
+    }
+}
+
+// The table the gradient walks (table_worst) holds what the family options add, and only that: the q/k/v biases
+// and q/k norms of every layer, and lm_head only when untied.
+static void check_table(const ModelConfig *c, const ParamTable *t, const char *label) {
+    int per_layer = 9 + 3 * (c->qkv_bias != 0) + 2 * (c->qk_norm != 0), present = 1;
+    size_t numel = 0; // the tensors' sizes, without the 16-float alignment padding of total
+    for (int i = 0; i < t->n; i++) numel += t->p[i].numel;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = P_Q_BIAS; k <= P_K_NORM; k++) {
+            int want = k <= P_V_BIAS ? c->qkv_bias : c->qk_norm;
+            if (!want) continue;
+            int i = param_index(t, l, (ParamKind)k);
+            present &= t->slot[k] >= 0 && t->p[i].kind == (ParamKind)k && t->p[i].layer == l;
+        }
+    int ok = present && t->per_layer == per_layer && t->n == 2 + c->n_layers * per_layer + !c->tie_embeddings &&
+             (t->head == 0) == (c->tie_embeddings != 0) && numel == model_param_count(c);
+    char what[200], detail[128];
+    snprintf(what, sizeof what, "model %s parameter table", label);
+    snprintf(detail, sizeof detail, "%d tensors, %d per layer, lm_head %s", t->n, t->per_layer,
+             t->head == 0 ? "tied (the embedding)" : "untied");
+    report(ok, what, detail);
+}
+
+static void model_case(const ModelConfig *c, int B, int T, const char *label) {
     char what[200];
     Model mc, mg;
     model_create(&mc, CPU, c);
     model_create(&mg, GPU, c);
+    check_table(c, &mc.table, label);
     model_init_weights(&mc, 11, 0.2f);
     // the same weights bit for bit: through the host, not by trusting the init to run the same on both
     float *hw = malloc(mc.table.total * sizeof(float));
     CPU->download(hw, mc.w, mc.table.total * sizeof(float));
+    if (has_family_options(c)) {
+        random_1d(&mc.table, hw);
+        CPU->upload(mc.w, hw, mc.table.total * sizeof(float));
+    }
     GPU->upload(mg.w, hw, mc.table.total * sizeof(float));
     model_alloc_acts(&mc, B, T);
     model_alloc_acts(&mg, B, T);
@@ -213,4 +259,32 @@ void test_model(const ModelConfig *c, int B, int T, const char *label) {
     free(dzg);
     model_free(&mc);
     model_free(&mg);
+}
+
+// Each LLaMA shape of test_cuda_ops.c's main, then (for a plain LLaMA config) the same shape and batch as the
+// family twin it fits, with the same checks and tolerances: GQA as Qwen2 (q/k/v biases, tied embedding),
+// head_dim != dim / n_heads as Qwen3 (RMSNorm over head_dim on every q and k head, tied embedding). The twins
+// restore the test's random counter, so the groups after this one draw the inputs they drew before.
+void test_model(const ModelConfig *c, int B, int T, const char *label) {
+    model_case(c, B, T, label);
+    if (c->family != FAMILY_LLAMA || has_family_options(c)) return;
+    const uint64_t counter = rng_counter;
+    char twin[160];
+    if (c->n_kv_heads < c->n_heads) {
+        ModelConfig q2 = *c;
+        q2.family = FAMILY_QWEN2;
+        q2.qkv_bias = 1;
+        q2.tie_embeddings = 1;
+        snprintf(twin, sizeof twin, "Qwen2 %s", label);
+        model_case(&q2, B, T, twin);
+    }
+    if (c->head_dim * c->n_heads != c->dim) {
+        ModelConfig q3 = *c;
+        q3.family = FAMILY_QWEN3;
+        q3.qk_norm = 1;
+        q3.tie_embeddings = 1;
+        snprintf(twin, sizeof twin, "Qwen3 %s", label);
+        model_case(&q3, B, T, twin);
+    }
+    rng_counter = counter;
 }

@@ -1,5 +1,7 @@
-// CUDA backend against the CPU backend: every member of ShearOps on the same random inputs (fixed seeds), then a
-// whole model (forward + backward, with and without pruning gates) and 10 AdamW steps on both.
+// CUDA backend against the CPU backend: every member of ShearOps on the same random inputs (fixed seeds; the KV
+// cache ops in test_cuda_cached.c), then a whole model (forward + backward, with and without pruning gates) and
+// 10 AdamW steps on both (test_cuda_model.c; each LLaMA shape with a Qwen2-like or Qwen3-like twin: biases, q/k
+// norms, a tied embedding).
 //
 // Error measure: for a tensor, err = max_i |gpu_i - cpu_i| / max_i |cpu_i| (the largest error relative to the
 // tensor's scale; an element-wise relative error is meaningless where the reference crosses 0). The max abs error
@@ -7,7 +9,8 @@
 // random non-zero gradients; their error is measured against what the op added (cpu - initial), so a large initial
 // value cannot hide a wrong increment, and an op that overwrites instead of adding fails by O(1).
 // Tolerances (fp32, unit round-off u = 6e-8), why each:
-//   exact (bitwise)   memory ops, embedding forward, gate forward: pure copies / one rounding of the same product
+//   exact (bitwise)   memory ops, embedding forward, gate forward: pure copies / one rounding of the same product;
+//                     bias forward and backward: one float add / the same double additions in the same order
 //   <= 1 ulp          hard-concrete ops: both compute in double and round once; CUDA's double log/exp are within
 //                     1 ulp of glibc's, so the float result can differ only where the double lies on a rounding edge
 //   TOL_POINT 2e-6    elementwise ops with one libm call or an FMA contraction (nvcc contracts a*b+c, the CPU
@@ -241,92 +244,6 @@ static void test_rope(size_t B, int T, int nh, int hd) {
     pair_free(&x);
 }
 
-// ---------------- generation with a KV cache: shared helpers ----------------
-
-// Normal(0, scale) host values from the test's generator, [n]
-static float *host_normal(size_t n, double scale) {
-    float *h = malloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) h[i] = (float)(scale * rnd_normal());
-    return h;
-}
-
-// Two GPU buffers a (the reference) and b, [n] each, within tol of each other (scaled_err); the detail also counts
-// the elements that differ bitwise, for the checks that are expected to be exact by construction
-static void cmp_gpu(const char *what, const float *a, const float *b, size_t n, double tol) {
-    float *ha = malloc((n ? n : 1) * sizeof(float)), *hb = malloc((n ? n : 1) * sizeof(float));
-    GPU->download(ha, a, n * sizeof(float));
-    GPU->download(hb, b, n * sizeof(float));
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) bad += memcmp(&ha[i], &hb[i], sizeof(float)) != 0;
-    double maxabs, err = scaled_err(ha, hb, NULL, n, &maxabs);
-    char detail[128];
-    snprintf(detail, sizeof detail, "err %.2e abs %.2e (tol %.0e), %zu of %zu differ", err, maxabs, tol, bad, n);
-    report(tol > 0 ? err <= tol : bad == 0, what, detail);
-    free(ha);
-    free(hb);
-}
-
-// rope_at_fwd: n rows at positions pos0 .. pos0+n-1, GPU against CPU; then on the GPU against rope_fwd of the
-// whole sequence 0 .. pos0+n-1 (B = 1) whose last n rows are the same input: the rotation at an offset is the
-// same arithmetic, so the two agree bitwise (for pos0 = 0 that is the contract's rope_fwd B = 1, T = n)
-static void test_rope_at(int n, int pos0, int nh, int hd, float theta) {
-    const ShearRope rope = {.theta = theta};
-    char what[160];
-    const size_t row = (size_t)nh * hd, nx = (size_t)n * row, nfull = (size_t)(pos0 + n) * row;
-    float *hfull = host_normal(nfull, 1.0); // [pos0 + n, nh, hd]; x is its last n rows
-    Pair x = pair_new(nx, 0.0);
-    pair_set(&x, hfull + (size_t)pos0 * row);
-    float *full = GPU->alloc(nfull * sizeof(float));
-    GPU->upload(full, hfull, nfull * sizeof(float));
-    CPU->rope_at_fwd(x.c, n, pos0, nh, hd, &rope);
-    GPU->rope_at_fwd(x.g, n, pos0, nh, hd, &rope);
-    snprintf(what, sizeof what, "rope_at_fwd n=%d pos0=%d nh=%d hd=%d theta=%g", n, pos0, nh, hd, (double)theta);
-    cmp(what, &x, TOL_ROPE);
-    GPU->rope_fwd(full, 1, pos0 + n, nh, hd, &rope);
-    snprintf(what, sizeof what, "rope_at_fwd n=%d pos0=%d = rows of rope_fwd T=%d (GPU, bitwise)", n, pos0, pos0 + n);
-    cmp_gpu(what, full + (size_t)pos0 * row, x.g, nx, 0.0);
-    GPU->free(full);
-    pair_free(&x);
-    free(hfull);
-}
-
-// attention_cached_fwd: n query rows at positions pos0 .. pos0+n-1 against a cache of pos0 + n + 3 rows (the 3
-// past pos0 + n must not be read), GPU against CPU. Then on the GPU against attention_fwd B = 1 over the whole
-// sequence 0 .. pos0+n-1, whose keys and values are the cache's first pos0 + n rows and whose last n query rows
-// are q: its last n output rows must match (for pos0 = 0 that is the contract's attention_fwd B = 1, T = n; for
-// pos0 > 0, prefill in one call = prefill of pos0 rows then n more). Same tolerance; the GPU's two are expected to
-// agree bitwise (one kernel, each row reduced over the same key tiles in the same order).
-static void test_attention_cached(int n, int pos0, int H, int Hkv, int hd) {
-    char what[160];
-    const int L = pos0 + n + 3;
-    const size_t qrow = (size_t)H * hd, nq = (size_t)n * qrow, nqfull = (size_t)(pos0 + n) * qrow;
-    const size_t nkv = (size_t)L * Hkv * hd;
-    float *hq = host_normal(nqfull, 1.0); // [pos0 + n, H, hd]; q is its last n rows
-    Pair q = pair_new(nq, 0.0), kc = pair_new(nkv, 1.0), vc = pair_new(nkv, 1.0); // kc, vc [L, Hkv, hd]
-    pair_set(&q, hq + (size_t)pos0 * qrow);
-    Pair out = pair_new(nq, 1.0); // [n, H, hd]; overwritten
-    CPU->attention_cached_fwd(out.c, q.c, kc.c, vc.c, n, pos0, H, Hkv, hd);
-    GPU->attention_cached_fwd(out.g, q.g, kc.g, vc.g, n, pos0, H, Hkv, hd);
-    const char *kind = H == Hkv ? "MHA" : "GQA";
-    snprintf(what, sizeof what, "attention_cached_fwd n=%d pos0=%d H=%d Hkv=%d hd=%d %s", n, pos0, H, Hkv, hd, kind);
-    cmp(what, &out, TOL_REDUCE);
-    float *qfull = GPU->alloc(nqfull * sizeof(float)), *ofull = GPU->alloc(nqfull * sizeof(float)); // [pos0+n,H,hd]
-    float *lse = GPU->alloc((size_t)H * (pos0 + n) * sizeof(float));                                   // [1,H,pos0+n]
-    GPU->upload(qfull, hq, nqfull * sizeof(float));
-    GPU->attention_fwd(ofull, lse, qfull, kc.g, vc.g, 1, pos0 + n, H, Hkv, hd);
-    snprintf(what, sizeof what, "attention_cached_fwd n=%d pos0=%d hd=%d %s = rows of attention_fwd T=%d (GPU)", n,
-             pos0, hd, kind, pos0 + n);
-    cmp_gpu(what, ofull + (size_t)pos0 * qrow, out.g, nq, TOL_REDUCE);
-    GPU->free(qfull);
-    GPU->free(ofull);
-    GPU->free(lse);
-    pair_free(&q);
-    pair_free(&kc);
-    pair_free(&vc);
-    pair_free(&out);
-    free(hq);
-}
-
 // ---------------- attention ----------------
 
 static void test_attention(size_t B, int T, int H, int Hkv, int hd) {
@@ -408,6 +325,58 @@ static void test_gate(size_t N, int C, int group, int with_z) {
     pair_free(&z);
     pair_free(&dout);
     free(hz);
+}
+
+// ---------------- projection biases ----------------
+
+// bias_fwd is one float add per element on both backends: bitwise. bias_bwd is bitwise too: both sum the same
+// 64-row blocks (cpu_pointwise.c CPU_ROW_BLOCK, cuda_pointwise.cu BIAS_ROW_BLOCK), each in row order, then the
+// blocks in order, all in double, and round to float once. On Normal(0, 1) data the double sums are nearly exact,
+// so another order would pass too (32-row blocks did); cancel: rows v ~ 2^24, -v, s ~ 2^-24 in turn, where the
+// v cancel but the s are rounded to the double ulp of v (2^-28) while v is in the sum, so only the same order of
+// additions gives the same float. Then the GPU again onto the same initial db: the same bits.
+static void test_bias(size_t N, int C, int cancel) {
+    char what[160];
+    const size_t n = N * (size_t)C;
+    Pair out = pair_new(n, 1.0), b = pair_new((size_t)C, 1.0); // out [N,C], b [C]
+    CPU->bias_fwd(out.c, b.c, N, C);
+    GPU->bias_fwd(out.g, b.g, N, C);
+    snprintf(what, sizeof what, "bias_fwd out += N=%zu C=%d", N, C);
+    cmp_exact(what, &out);
+    Pair dout = pair_new(n, 1.0), db = grad_new((size_t)C, 0.5); // dout [N,C], db [C]
+    if (cancel) {
+        float *hw = malloc(n * sizeof(float)); // [N,C]; rows r % 3 = 0, 1, 2: v ~ 2^24, -v, s ~ 2^-24
+        for (size_t i = 0; i < n; i++) {
+            const size_t r = i / (size_t)C;
+            hw[i] = r % 3 == 1 ? -hw[i - C] : ldexpf((float)rnd_normal(), r % 3 == 0 ? 24 : -24);
+        }
+        pair_set(&dout, hw);
+        free(hw);
+    }
+    CPU->bias_bwd(db.c, dout.c, N, C);
+    GPU->bias_bwd(db.g, dout.g, N, C);
+    const char *tag = cancel ? " cancelling rows" : "";
+    snprintf(what, sizeof what, "bias_bwd db += N=%zu C=%d%s", N, C, tag);
+    cmp_exact(what, &db);
+    float *again = GPU->alloc((size_t)C * sizeof(float)); // [C]: a second GPU run from the same initial db
+    GPU->upload(again, db.init, (size_t)C * sizeof(float));
+    GPU->bias_bwd(again, dout.g, N, C);
+    snprintf(what, sizeof what, "bias_bwd N=%zu C=%d%s twice on the GPU: the same bits", N, C, tag);
+    cmp_gpu(what, db.g, again, (size_t)C, 0.0);
+    // N = 0: a no-op; the CPU's loops run zero times, so matching it bitwise means the GPU left both as they were
+    CPU->bias_fwd(out.c, b.c, 0, C);
+    GPU->bias_fwd(out.g, b.g, 0, C);
+    CPU->bias_bwd(db.c, dout.c, 0, C);
+    GPU->bias_bwd(db.g, dout.g, 0, C);
+    snprintf(what, sizeof what, "bias_fwd N=0 C=%d leaves out as it was", C);
+    cmp_exact(what, &out);
+    snprintf(what, sizeof what, "bias_bwd N=0 C=%d leaves db as it was", C);
+    cmp_exact(what, &db);
+    GPU->free(again);
+    pair_free(&out);
+    pair_free(&b);
+    pair_free(&dout);
+    pair_free(&db);
 }
 
 // ---------------- SwiGLU ----------------
@@ -646,8 +615,8 @@ static void test_hardconcrete(size_t n, uint64_t seed, uint64_t counter0) {
 // CUDA_OPS_ONLY=attention,model runs only those groups (run_gpu_checks.sh gives racecheck the kernels with
 // shared memory); unset: all. A name that is not a group is an error, so a typo never passes by running nothing.
 static const char *const GROUPS[] = {"memory", "pointwise", "embedding", "rmsnorm", "matmul", "rope", "attention",
-                                     "cached", "gate", "swiglu", "classifier", "classifier_kd", "adamw", "hardconcrete",
-                                     "model"};
+                                     "cached", "gate", "bias", "swiglu", "classifier", "classifier_kd", "adamw",
+                                     "hardconcrete", "model"};
 
 static int want(const char *group) {
     const char *only = getenv("CUDA_OPS_ONLY");
@@ -665,8 +634,8 @@ static void check_only(void) {
         while (k < sizeof GROUPS / sizeof *GROUPS && (strlen(GROUPS[k]) != n || strncmp(GROUPS[k], p, n) != 0)) k++;
         if (k == sizeof GROUPS / sizeof *GROUPS) {
             fprintf(stderr, "CUDA_OPS_ONLY names '%.*s', which is not a group (memory, pointwise, embedding, rmsnorm, "
-                            "matmul, rope, attention, cached, gate, swiglu, classifier, classifier_kd, adamw, "
-                            "hardconcrete, model)\n",
+                            "matmul, rope, attention, cached, gate, bias, swiglu, classifier, classifier_kd, "
+                            "adamw, hardconcrete, model)\n",
                     (int)n, p);
             exit(2);
         }
@@ -735,24 +704,8 @@ int main(void) {
         if (!short_only || strcmp(short_only, "1") != 0) test_attention(1, 4100, 2, 1, 32);
     }
 
-    // generation with a KV cache; positions in growing order, so the GPU's cached rope table grows along the way
-    if (want("cached")) {
-        const int pos0s[] = {0, 1, 37, 1000}, ns[] = {1, 5, 64};
-        for (int p = 0; p < 4; p++)
-            for (int i = 0; i < 3; i++) test_rope_at(ns[i], pos0s[p], 3, 64, 10000.0f);
-        test_rope_at(7, 4093, 2, 128, 500000.0f); // another head_dim and theta: a new table
-        test_rope_at(1, 3, 3, 64, 10000.0f);      // and back: rebuilt again
-        const int cases[][2] = {{1, 0}, {1, 200}, {17, 0}, {9, 31}}; // {n, pos0}: decode, prefill, chunked prefill
-        const int hds[] = {16, 64, 128, 256};
-        for (int c = 0; c < 4; c++) {
-            for (int d = 0; d < 4; d++) {
-                test_attention_cached(cases[c][0], cases[c][1], 4, 4, hds[d]); // MHA
-                test_attention_cached(cases[c][0], cases[c][1], 8, 2, hds[d]); // GQA
-            }
-        }
-        test_attention_cached(257, 0, 8, 2, 128); // long prefill: several Q and K tiles
-        test_attention_cached(70, 130, 6, 6, 24); // a chunk far into the cache
-    }
+    // generation with a KV cache (test_cuda_cached.c)
+    if (want("cached")) test_cached();
 
     for (int with_z = 0; with_z < 2 && want("gate"); with_z++) {
         test_gate(37, 24, 1, with_z);   // per channel
@@ -827,6 +780,16 @@ int main(void) {
     if (want("model")) {
         test_model(&gqa, 2, 31, "GQA d64 H8/2 hd8 T31");
         test_model(&mha, 3, 17, "MHA d48 H4 hd24 T17");
+    }
+
+    // last, so that the groups above draw the same random inputs as before it was added
+    if (want("bias")) {
+        const size_t Ns[] = {1, 37, 4100};
+        const int Cs[] = {8, 96, 1000};
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) test_bias(Ns[i], Cs[j], 0);
+        test_bias(4100, 96, 1); // 65 row blocks, the last of 4 rows
+        test_bias(37, 1000, 1); // one partial block
     }
 
     printf("%d passed, %d failed\n", passed, failed);

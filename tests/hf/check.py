@@ -6,7 +6,11 @@
                                                  (--max-shard-size) asks
   check.py export MODEL.h5 HF_DIR DTYPE MAX_SHARD  HF_DIR's tensors are MODEL.h5's float32 weights converted
                                                  to DTYPE by torch (round to nearest even), config.json is the
-                                                 model's shape (head_dim explicit), sharded as MAX_SHARD asks
+                                                 model's shape (head_dim explicit) and family (model_type,
+                                                 architectures, tie_word_embeddings, biases / q-k norms as
+                                                 tensors, window), sharded as MAX_SHARD asks
+The config.json keys of `same` (SHAPE_KEYS) are compared as transformers reads them (key_value): a key that
+is absent means the family's default, a key the family ignores compares as None.
 """
 import dataclasses
 import json
@@ -73,7 +77,33 @@ def check_sharding(d, c, t, max_shard):
 
 
 SHAPE_KEYS = ["hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads", "num_hidden_layers",
-              "vocab_size", "rms_norm_eps", "rope_theta", "rope_scaling"]
+              "vocab_size", "rms_norm_eps", "rope_theta", "rope_scaling", "head_dim", "model_type", "architectures",
+              "tie_word_embeddings", "attention_bias", "mlp_bias", "sliding_window", "use_sliding_window",
+              "max_window_layers"]
+
+
+def key_value(cfg, k):
+    """config.json's value of k as transformers reads it: the family's default where the key is absent (where the
+    family's configuration has the key), and None for what the family ignores (Qwen's sliding_window and
+    max_window_layers without use_sliding_window; keys the family does not have)."""
+    mt = cfg.get("model_type", "llama")
+    qwen = mt in st.QWEN
+    if k == "head_dim":
+        return st.default_head_dim(cfg)
+    if k == "model_type":
+        return mt
+    if k == "architectures":
+        return cfg.get(k, [st.ARCH.get(mt)])
+    if k in ("sliding_window", "max_window_layers"):
+        if mt == "mistral" and k == "sliding_window":
+            return cfg.get(k)
+        return cfg.get(k, {"sliding_window": 4096, "max_window_layers": 28}[k]) \
+            if qwen and cfg.get("use_sliding_window") else None
+    family_has = {"tie_word_embeddings": True, "attention_bias": mt in ("llama", "qwen3"), "mlp_bias": mt == "llama",
+                  "use_sliding_window": qwen}
+    if k in family_has:
+        return cfg.get(k, False) if family_has[k] else None
+    return cfg.get(k)
 
 
 def cmd_same(a, b, max_shard):
@@ -90,8 +120,9 @@ def cmd_same(a, b, max_shard):
             fail(f"{n}: tensor bytes differ")
         nbytes += len(ta[n][2])
     for k in SHAPE_KEYS:
-        if ca.get(k) != cb.get(k):
-            fail(f"config.json {k}: {ca.get(k)} vs {cb.get(k)}")
+        if key_value(ca, k) != key_value(cb, k):
+            fail(f"config.json {k}: {ca.get(k, '(absent)')} vs {cb.get(k, '(absent)')}: "
+                 f"{key_value(ca, k)} vs {key_value(cb, k)} as transformers reads them")
     if st.config_from_hf(ca) != st.config_from_hf(cb):
         fail("configs describe different models")
     if ca.get("max_position_embeddings") != cb.get("max_position_embeddings"):
@@ -121,8 +152,12 @@ def cmd_export(model, hf_dir, dtype, max_shard):
     if cfg.get("head_dim") != cm.head_dim:
         fail(f"config.json head_dim {cfg.get('head_dim')}, expected {cm.head_dim} written explicitly")
     torch_dtype = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype]
-    if cfg.get("torch_dtype") != torch_dtype or cfg.get("tie_word_embeddings") is not False:
-        fail(f"config.json torch_dtype {cfg.get('torch_dtype')} / tie_word_embeddings {cfg.get('tie_word_embeddings')}")
+    if cfg.get("torch_dtype") != torch_dtype or cfg.get("tie_word_embeddings") is not bool(cm.tie_embeddings):
+        fail(f"config.json torch_dtype {cfg.get('torch_dtype')} / tie_word_embeddings {cfg.get('tie_word_embeddings')}"
+             f"; expected {torch_dtype} / {bool(cm.tie_embeddings)}")
+    if cfg.get("model_type") != cm.model_type or cfg.get("architectures") != [st.ARCH[cm.model_type]]:
+        fail(f"config.json model_type {cfg.get('model_type')} / architectures {cfg.get('architectures')}; the model "
+             f"file is a {cm.model_type} ({st.ARCH[cm.model_type]})")
     if set(t) != set(Pm):
         fail(f"tensor names differ from the model file: {sorted(set(t) ^ set(Pm))[:5]}")
     for n, w in Pm.items():
@@ -132,7 +167,8 @@ def cmd_export(model, hf_dir, dtype, max_shard):
                  f"{tuple(w.shape)} equal to torch's conversion")
     n_files = check_sharding(hf_dir, cm, t, max_shard)
     print(f"export: {len(t)} tensors are torch's {dtype} conversion of the model file, byte for byte; "
-          f"head_dim {cm.head_dim} explicit (hidden {cm.dim}, {cm.n_heads} heads); {n_files} shard file(s)")
+          f"head_dim {cm.head_dim} explicit (hidden {cm.dim}, {cm.n_heads} heads); {cm.model_type}"
+          f"{', tied' if cm.tie_embeddings else ''}; {n_files} shard file(s)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import ref_llama
 import st
 
 SHEAR, WORK = sys.argv[1], sys.argv[2]
-C = ref_llama.Config(dim=16, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=4, intermediate=24, vocab=40)
+# vocab 300: the folders carry st.py's 291-token tokenizer.json, and import refuses a tokenizer larger than vocab_size
+C = ref_llama.Config(dim=16, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=4, intermediate=24, vocab=300)
 P = make_hf.random_params(C, 5)
 Q = "model.layers.0.self_attn.q_proj.weight"
 results = []
@@ -227,9 +228,13 @@ for i, (key, value, expect) in enumerate([
                           "original_max_position_embeddings": 64}, "low_freq_factor < high_freq_factor"),
         ("attention_bias", True, "key 'attention_bias' is true"),
         ("mlp_bias", True, "key 'mlp_bias' is true"),
-        ("tie_word_embeddings", True, "key 'tie_word_embeddings' is true"),
-        ("architectures", ["MistralForCausalLM"], "key 'architectures'"),
-        ("model_type", "mistral", "key 'model_type'"),
+        ("tie_word_embeddings", True, "differs from model.embed_tokens.weight"),  # the folder has its own lm_head
+        ("tie_word_embeddings", "yes", "key 'tie_word_embeddings' must be true or false"),
+        ("architectures", ["MistralForCausalLM"], "key 'architectures'"),  # with model_type llama
+        ("model_type", "mixtral", "key 'model_type'"),
+        ("model_type", "qwen2_moe", "key 'model_type'"),
+        ("num_experts", 8, "mixture-of-experts models are not supported"),
+        ("moe_intermediate_size", 64, "mixture-of-experts models are not supported"),
         ("hidden_act", "gelu", "key 'hidden_act'"),
         ("quantization_config", {"quant_method": "gptq"}, "key 'quantization_config'"),
         ("num_key_value_heads", 3, "n_kv_heads must divide"),
@@ -239,6 +244,46 @@ for i, (key, value, expect) in enumerate([
         ("eos_token_id", -1, "key 'eos_token_id' must be a token id"),
         ("bos_token_id", 1.5, "key 'bos_token_id' must be a token id")]):
     bad_import(f"config_{i}_{key}", folder(f"config_{i}_{key}", extra={key: value}), expect)
+# ---- families whose tensors or options do not match: each names what is wrong ----
+for name, extra, expect in [
+        ("qwen2_without_biases", {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]},
+         "tensor 'model.layers.0.self_attn.q_proj.bias' is missing"),
+        ("qwen3_without_norms", {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "head_dim": 4},
+         "tensor 'model.layers.0.self_attn.q_norm.weight' is missing"),
+        # Qwen3Config's head_dim defaults to 128 (not hidden / heads): the 4-wide heads then do not fit
+        ("qwen3_default_head_dim", {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"]},
+         "has shape [8, 16], but config.json gives [256, 16]"),
+        ("qwen3_attention_bias", {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "attention_bias": True},
+         "key 'attention_bias' is true"),
+        ("qwen3_sliding_layers", {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"],
+                                  "use_sliding_window": True, "sliding_window": 8,
+                                  "layer_types": ["sliding_attention", "full_attention"]}, "key 'layer_types'"),
+        ("mistral_bad_window", {"model_type": "mistral", "architectures": ["MistralForCausalLM"], "sliding_window": -4},
+         "key 'sliding_window' must be a positive integer"),
+        ("model_type_vs_architectures", {"model_type": "qwen2", "architectures": ["LlamaForCausalLM"]},
+         "Shear imports Qwen2ForCausalLM")]:
+    bad_import(name, folder(name, extra=extra), expect)
+# a model whose tensors mention biases it does not have (an untied llama with q_proj.bias added)
+d = os.path.join(WORK, "llama_with_bias")
+shutil.rmtree(d, ignore_errors=True)
+make_hf.write_folder(d, C, dict(P, **{"model.layers.0.self_attn.q_proj.bias": torch.zeros(C.n_heads * C.head_dim)}),
+                     "F32", 1)
+bad_import("llama_with_bias", d, "tensor 'model.layers.0.self_attn.q_proj.bias' is not a weight of the llama model")
+# a tokenizer with more tokens than the embedding has rows
+d = folder("tokenizer_too_big")
+cfg = json.load(open(os.path.join(d, "config.json")))
+cfg["vocab_size"] = 200
+json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+bad_import("tokenizer_too_big", d, "has 291 tokens but config.json's vocab_size is 200")
+# a Mistral window shorter than the evaluated sequences: imported, then refused where the length is known
+d = folder("mistral_window", extra={"model_type": "mistral", "architectures": ["MistralForCausalLM"], "sliding_window": 16})
+mw = os.path.join(WORK, "mistral_window.h5")
+run("mistral_window_import", ["import", "--from", d, "--out", mw], 0, "import:")
+with open(os.path.join(WORK, "mistral_window.txt"), "w") as f:
+    f.write(make_hf.st.text(3))
+run("mistral_window_eval", ["eval", "--model", mw, "--tokenizer", os.path.join(WORK, "mistral_window.tokenizer.json"), "--text", os.path.join(WORK, "mistral_window.txt"), "--seq-len", "32"],
+    1, "sequences of 32 tokens are longer than the model's sliding_window (16)")
+
 d = folder("generation_config_bad")
 with open(os.path.join(d, "generation_config.json"), "w") as f:
     f.write('{"eos_token_id": [[2]]}')

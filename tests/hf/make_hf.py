@@ -1,8 +1,18 @@
 """make_hf.py WORK [shape options] --dtype F32|F16|BF16 --shards K --seed S [--inv-freq] [--rope-theta X]
-  [--rope-scaling JSON]
-Writes WORK/hf: a Hugging Face LLaMA folder of random validation-model weights (config.json, model.safetensors
+  [--rope-scaling JSON] [--family F] [--tie] [--sliding-window N]
+Writes WORK/hf: a Hugging Face folder of random validation-model weights (config.json, model.safetensors
 or K shards + model.safetensors.index.json, tokenizer.json), WORK/text.txt and WORK/text.jsonl (for
 `shear tokenize`). Tensors are stored in sorted-name order, not Shear's table order, as transformers does.
+--family (config.json as the family's transformers configuration class writes it, see st.hf_config):
+  llama        LlamaForCausalLM (default; attention_bias / mlp_bias false)
+  llama3-tied  llama with tie_word_embeddings true: no lm_head.weight tensor (Llama 3.2 1B / 3B)
+  mistral      MistralForCausalLM; sliding_window null, or N with --sliding-window N
+  qwen2        Qwen2ForCausalLM: q/k/v_proj biases; use_sliding_window false with Qwen2Config's unused
+               sliding_window 4096, max_window_layers = layers (--sliding-window N: true, N, 0)
+  qwen3        Qwen3ForCausalLM: q_norm / k_norm weights [head_dim], head_dim explicit, attention_bias false,
+               use_sliding_window false, sliding_window null (--sliding-window N as qwen2)
+--tie: tie_word_embeddings true for any family (no lm_head.weight). The random weights of a llama folder are
+those of before the families (same seed, same tensors).
 make_hf.py WORK --text-only --seed S: only the text files and WORK/tokenizer.json."""
 import argparse
 import json
@@ -19,7 +29,9 @@ def random_params(c, seed):
     g = torch.Generator().manual_seed(seed)
     P = {}
     for name, shape in ref_llama.param_shapes(c).items():
-        if len(shape) == 1:
+        if name.endswith(".bias"):  # big enough that a missing or misplaced bias moves the loss
+            P[name] = 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)
+        elif len(shape) == 1:       # RMSNorm weights, q_norm / k_norm included
             P[name] = 1 + 0.2 * torch.randn(shape, generator=g, dtype=torch.float64)
         else:
             P[name] = 0.3 / np.sqrt(shape[1]) * 4 * torch.randn(shape, generator=g, dtype=torch.float64)
@@ -67,10 +79,18 @@ def shape_args(ap):
         ap.add_argument("--" + k, type=int, default=v)
 
 
+FAMILIES = ("llama", "llama3-tied", "mistral", "qwen2", "qwen3")
+
+
 def config_of(a):
+    mt = "llama" if a.family == "llama3-tied" else a.family
+    if a.sliding_window and mt == "llama":
+        raise SystemExit("make_hf.py: --sliding-window needs --family mistral, qwen2 or qwen3")
     c = ref_llama.Config(dim=a.dim, n_layers=a.layers, n_heads=a.heads, n_kv_heads=a.kv_heads, head_dim=a.head_dim,
                          intermediate=a.intermediate, vocab=a.vocab, rope_theta=a.rope_theta, norm_eps=1e-5,
-                         rope_scaling=json.loads(a.rope_scaling) if a.rope_scaling else None)
+                         rope_scaling=json.loads(a.rope_scaling) if a.rope_scaling else None, model_type=mt,
+                         tie_embeddings=a.tie or a.family == "llama3-tied", qkv_bias=mt == "qwen2",
+                         qk_norm=mt == "qwen3", sliding_window=a.sliding_window)
     c.check()
     return c
 
@@ -85,6 +105,9 @@ def main():
     ap.add_argument("--inv-freq", action="store_true")
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--rope-scaling", default="", help="config.json's rope_scaling as JSON (default: null)")
+    ap.add_argument("--family", default="llama", choices=FAMILIES)
+    ap.add_argument("--tie", action="store_true", help="tie_word_embeddings true (no lm_head.weight)")
+    ap.add_argument("--sliding-window", type=int, default=0, help="mistral/qwen attention window (default: none)")
     ap.add_argument("--text-only", action="store_true")
     a = ap.parse_args()
     if a.text_only:

@@ -1,6 +1,7 @@
 """safetensors read/write in a page of Python (the `safetensors` package is not installed): the format is an
 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then the bytes.
-Also: Hugging Face folders of the validation model (config.json, shards + index, a tiny tokenizer.json)."""
+Also: Hugging Face folders of the validation model (config.json, shards + index, a tiny tokenizer.json) in the
+families llama (Llama 1-3.x), mistral, qwen2 (Qwen2 / Qwen2.5) and qwen3, as transformers writes and reads them."""
 import json
 import os
 import struct
@@ -101,15 +102,45 @@ def read_folder(d):
     return out, cfg
 
 
+ARCH = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+        "qwen3": "Qwen3ForCausalLM"}
+QWEN = ("qwen2", "qwen3")
+# Qwen2Config's default sliding_window: transformers before 4.48 serialized it even with use_sliding_window false
+# (Qwen2.5 checkpoints hold such an unused value, e.g. 32768); newer versions, and Qwen3Config, write null.
+QWEN2_UNUSED_WINDOW = 4096
+
+
+def default_head_dim(cfg):
+    """head_dim as transformers takes it when config.json lacks it: Qwen3Config's default is 128, the others
+    use hidden_size / num_attention_heads."""
+    if cfg.get("head_dim"):
+        return cfg["head_dim"]
+    return 128 if cfg.get("model_type") == "qwen3" else cfg["hidden_size"] // cfg["num_attention_heads"]
+
+
+def sliding_window_of(cfg):
+    """The attention window transformers applies (0 = none): Mistral's whenever set; Qwen's only with
+    use_sliding_window, on the layers from max_window_layers on (the reference takes any such layer as all)."""
+    mt = cfg.get("model_type", "llama")
+    w = cfg.get("sliding_window") or 0
+    if mt in QWEN:
+        used = cfg.get("use_sliding_window", False) and cfg.get("max_window_layers", 28) < cfg["num_hidden_layers"]
+        return w if used else 0
+    return w if mt == "mistral" else 0
+
+
 def config_from_hf(cfg):
-    hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    mt = cfg.get("model_type", "llama")
     return ref_llama.Config(dim=cfg["hidden_size"], n_layers=cfg["num_hidden_layers"],
                             n_heads=cfg["num_attention_heads"],
-                            n_kv_heads=cfg.get("num_key_value_heads", cfg["num_attention_heads"]), head_dim=hd,
+                            n_kv_heads=cfg.get("num_key_value_heads", cfg["num_attention_heads"]),
+                            head_dim=default_head_dim(cfg),
                             intermediate=cfg["intermediate_size"], vocab=cfg["vocab_size"],
                             rope_theta=float(cfg.get("rope_theta", 10000.0)),
                             norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
-                            rope_scaling=cfg.get("rope_scaling"))
+                            rope_scaling=cfg.get("rope_scaling"), model_type=mt,
+                            tie_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+                            qkv_bias=mt == "qwen2", qk_norm=mt == "qwen3", sliding_window=sliding_window_of(cfg))
 
 
 def load_folder(d, dtype=torch.float64):
@@ -122,14 +153,32 @@ def load_folder(d, dtype=torch.float64):
 
 
 def hf_config(c, torch_dtype, **extra):
-    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": c.dim,
+    """config.json of the family c.model_type with the keys its transformers configuration class serializes
+    (the ones that decide the model; initializer_range, attention_dropout and the like left out)."""
+    mt = c.model_type
+    if (mt == "qwen2") != bool(c.qkv_bias) or (mt == "qwen3") != bool(c.qk_norm):
+        raise ValueError(f"model_type {mt} with qkv_bias {c.qkv_bias}, qk_norm {c.qk_norm}: no such family")
+    if c.sliding_window and mt not in ("mistral",) + QWEN:
+        raise ValueError(f"model_type {mt} has no sliding_window")
+    cfg = {"architectures": [ARCH[mt]], "model_type": mt, "hidden_size": c.dim,
            "intermediate_size": c.intermediate, "num_attention_heads": c.n_heads,
            "num_key_value_heads": c.n_kv_heads, "num_hidden_layers": c.n_layers, "vocab_size": c.vocab,
            "rms_norm_eps": c.norm_eps, "rope_theta": c.rope_theta, "max_position_embeddings": 2048,
-           "hidden_act": "silu", "tie_word_embeddings": False, "rope_scaling": c.rope_scaling, "torch_dtype": torch_dtype,
-           "bos_token_id": 1, "eos_token_id": 2}
-    if c.head_dim * c.n_heads != c.dim:
+           "hidden_act": "silu", "tie_word_embeddings": bool(c.tie_embeddings), "rope_scaling": c.rope_scaling,
+           "torch_dtype": torch_dtype, "bos_token_id": 1, "eos_token_id": 2, "use_cache": True}
+    if mt == "qwen3" or c.head_dim * c.n_heads != c.dim:  # Qwen3Config always has it (default 128)
         cfg["head_dim"] = c.head_dim
+    if mt == "llama":
+        cfg.update(attention_bias=False, mlp_bias=False, pretraining_tp=1)
+    elif mt == "mistral":
+        cfg["sliding_window"] = c.sliding_window or None
+    else:
+        if mt == "qwen3":
+            cfg["attention_bias"] = False  # Qwen3's attention_bias would put biases on q/k/v/o; Qwen2's are fixed
+        unused = QWEN2_UNUSED_WINDOW if mt == "qwen2" else None
+        # a window: every layer windowed (max_window_layers = number of leading full-attention layers)
+        cfg.update(use_sliding_window=bool(c.sliding_window), sliding_window=c.sliding_window or unused,
+                   max_window_layers=0 if c.sliding_window else c.n_layers)
     cfg.update(extra)
     return cfg
 

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """Writes one parity case: a random LLaMA in the Shear model layout plus a batch, training settings and
 (with --gates) fixed gate values. Everything is a function of the arguments (seed included).
+Family features (ref_llama.Config; each independent, any combination): --qkv-bias (Qwen2's q/k/v biases),
+--qk-norm (Qwen3's per-head q/k RMSNorm), --tie (tied embedding, no lm_head.weight), --sliding-window N (a
+window >= --seq: a config fact only); --model-type defaults to qwen3 with --qk-norm, else qwen2 with --qkv-bias,
+else mistral with --sliding-window, else llama. Without them the case is byte-identical to before the families.
 
 Layout added to the model file: /batch/tokens int32 [B,T]; /batch/targets int32 [B,T] (next token, -1 = not
 scored: the last position of each row and a few others); /train attrs lr, beta1, beta2, eps, weight_decay,
@@ -34,11 +38,14 @@ CLIP_MARGIN = 0.02
 
 
 def random_params(c, rng):
-    """Normal(0, 0.02) matrices, Normal(0, 0.2) for q/k (attention far from uniform), norms 1 + 0.1 N(0,1)
-    (norm gradients then depend on the weights)."""
+    """Normal(0, 0.02) matrices, Normal(0, 0.2) for q/k (attention far from uniform), norms (q_norm / k_norm
+    too) 1 + 0.1 N(0,1) (norm gradients then depend on the weights), biases 0.1 N(0,1) (v's about the size of
+    v itself)."""
     P = {}
     for name, shape in ref.param_shapes(c).items():
-        if len(shape) == 1:
+        if name.endswith(".bias"):
+            a = 0.1 * rng.standard_normal(shape)
+        elif len(shape) == 1:
             a = 1.0 + 0.1 * rng.standard_normal(shape)
         elif name.endswith(("q_proj.weight", "k_proj.weight")):
             a = 0.2 * rng.standard_normal(shape)
@@ -124,12 +131,23 @@ def main():
     ap.add_argument("--gates", nargs="?", const="layer", choices=("layer", "cofi"),
                     help="also write /gates (applied in every forward): layer, head, intermediate, hidden; "
                          "with 'cofi' head_layer and mlp in place of layer")
+    ap.add_argument("--qkv-bias", action="store_true", help="q/k/v_proj biases (Qwen2)")
+    ap.add_argument("--qk-norm", action="store_true", help="q_norm / k_norm over head_dim before RoPE (Qwen3)")
+    ap.add_argument("--tie", action="store_true", help="tied embedding: no lm_head.weight (Llama 3.2, small Qwen)")
+    ap.add_argument("--sliding-window", type=int, default=0, help="attention window, >= --seq (default: none)")
+    ap.add_argument("--model-type", choices=ref.MODEL_TYPES,
+                    help="/config model_type (default: from the features, see above)")
     a = ap.parse_args()
     if a.seq < 2 or a.batch < 1:
         ap.error("need --seq >= 2 (the last position is never scored) and --batch >= 1")
+    if a.sliding_window and a.sliding_window < a.seq:
+        ap.error(f"--sliding-window {a.sliding_window} < --seq {a.seq}: the reference computes causal attention")
+    model_type = a.model_type or ("qwen3" if a.qk_norm else "qwen2" if a.qkv_bias else
+                                  "mistral" if a.sliding_window else "llama")
     c = ref.Config(dim=a.dim, n_layers=a.layers, n_heads=a.heads, n_kv_heads=a.kv_heads, head_dim=a.head_dim,
                    intermediate=a.intermediate, vocab=a.vocab, rope_theta=a.rope_theta, norm_eps=a.norm_eps,
-                   rope_scaling=json.loads(a.rope_scaling) if a.rope_scaling else None)
+                   rope_scaling=json.loads(a.rope_scaling) if a.rope_scaling else None, model_type=model_type,
+                   tie_embeddings=a.tie, qkv_bias=a.qkv_bias, qk_norm=a.qk_norm, sliding_window=a.sliding_window)
     try:
         c.check()
     except ValueError as e:
@@ -156,7 +174,9 @@ def main():
     n_clip = int((norms > clip).sum())
     print(f"make_case: wrote {a.out}: {sum(t.numel() for t in P.values())} params, B={a.batch} T={a.seq}, "
           f"{int((targets >= 0).sum())} scored, initial grad norm {g0:.4g}, grad_clip {clip:.4g} "
-          f"(clips {n_clip} of {STEPS} steps), gates: {', '.join(gates) if gates else 'none'}")
+          f"(clips {n_clip} of {STEPS} steps), gates: {', '.join(gates) if gates else 'none'}; {c.model_type}"
+          f"{''.join(f', {k}' for k in ('qkv_bias', 'qk_norm', 'tie_embeddings') if getattr(c, k))}"
+          f"{f', sliding_window {c.sliding_window}' if c.sliding_window else ''}")
 
 
 if __name__ == "__main__":

@@ -177,7 +177,8 @@ int main(int argc, char **argv) {
     ops_cpu_set_threads(1);
     ckpt_piece_bytes = 13 * sizeof(float);
     // widths 40 and 72 with a 64-float alignment: shard boundaries fall inside rows
-    ModelConfig c = {40, 2, 4, 2, 10, 72, 37, {.theta = 10000.0f}, 1e-5f};
+    ModelConfig c = {.dim = 40, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 10,
+                     .intermediate = 72, .vocab = 37, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
     Model m;
     model_create(&m, ops, &c);
     model_init_weights(&m, 3, 0.02f);
