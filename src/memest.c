@@ -99,8 +99,8 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
     e->masks = 7 * p->mask_gates * sizeof(float);
     e->acts = memest_acts_bytes(&p->cfg, B, p->T, p->recompute);
     e->workspace = memest_classifier_bytes(&p->cfg, B, p->T, p->cuda);
-    // the reference model is created with the same micro-batch and seq_len (src/run_dbl.c), without recompute
-    if (p->ref_eval) e->reference = 2 * P * sizeof(float) + memest_acts_bytes(&p->cfg, B, p->T, 0);
+    // the reference model: weights only, one block of activations at the run's micro-batch (src/run_dbl.c)
+    if (p->ref_eval) e->reference = P * sizeof(float) + memest_acts_bytes(&p->cfg, B, p->T, 1);
     if (p->teacher) {
         param_table_build(&t, &p->teacher_cfg);
         e->teacher = t.total * sizeof(float) + memest_acts_bytes(&p->teacher_cfg, B, p->T, 1) +

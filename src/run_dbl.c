@@ -60,7 +60,10 @@ void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *op
         ModelConfig c;
         modelfile_read_config(d->prune_source, &c);
         Model src;
-        model_create(&src, ops, &c); // on the run's backend: a GPU run evaluates the source on the GPU
+        // on the run's backend (a GPU run evaluates the source on the GPU), forward only: weights without
+        // gradients and one block of activations, as the distillation teacher (the losses are the same bits)
+        model_create_frozen(&src, ops, &c);
+        model_set_recompute(&src, 1);
         modelfile_load_weights(d->prune_source, &src);
         model_alloc_acts(&src, d->train_micro_batch, eval_T);
         domain_losses(r, d, dist, &src, data, NULL, eval_T, r->ref, NULL);
