@@ -19,42 +19,6 @@
 
 // ---- small file helpers ----
 
-static uint64_t fnv1a64(uint64_t h, const unsigned char *p, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-#define FNV_START 0xcbf29ce484222325ull
-
-// Copies src to dst (through dst.tmp); returns "fnv1a64:<hex>" of the bytes in hash [32].
-static void copy_file(const char *src, const char *dst, char *hash) {
-    char tmp[PATH_LEN + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-    FILE *in = fopen(src, "rb");
-    if (!in) SHEAR_DIE("cannot open '%s': %s", src, strerror(errno));
-    FILE *out = fopen(tmp, "wb");
-    if (!out) SHEAR_DIE("cannot create '%s': %s", tmp, strerror(errno));
-    shear_tmp_begin(tmp);
-    unsigned char buf[1 << 16];
-    uint64_t h = FNV_START;
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
-        h = fnv1a64(h, buf, n);
-        if (fwrite(buf, 1, n, out) != n) SHEAR_DIE("cannot write '%s' (disk full?)", tmp);
-    }
-    if (ferror(in)) SHEAR_DIE("error reading '%s'", src);
-    fclose(in);
-    if (fclose(out) != 0) SHEAR_DIE("cannot finish writing '%s' (disk full?)", tmp);
-    if (rename(tmp, dst) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", tmp, dst, strerror(errno));
-    shear_tmp_done(tmp);
-    snprintf(hash, 32, "fnv1a64:%016llx", (unsigned long long)h);
-}
-
-static void file_hash(const char *path, char *hash) {
-    size_t n;
-    char *s = shear_read_file(path, &n);
-    snprintf(hash, 32, "fnv1a64:%016llx", (unsigned long long)fnv1a64(FNV_START, (unsigned char *)s, n));
-    free(s);
-}
 
 static void write_text(const char *path, const char *text) {
     char tmp[PATH_LEN + 8];
@@ -66,12 +30,6 @@ static void write_text(const char *path, const char *text) {
     if (rename(tmp, path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
 }
 
-// <model without .h5>.tokenizer.json, next to the model file
-static void tokenizer_path_for(const char *model_path, char *out, size_t len) {
-    size_t n = strlen(model_path);
-    if (n > 3 && strcmp(model_path + n - 3, ".h5") == 0) n -= 3;
-    snprintf(out, len, "%.*s.tokenizer.json", (int)n, model_path);
-}
 
 static const char *base_name(const char *p) {
     const char *s = strrchr(p, '/');
@@ -293,8 +251,8 @@ void hf_import(const char *dir, const char *out_path) {
     char tok_src[PATH_LEN], tok_dst[PATH_LEN], hash[32];
     snprintf(tok_src, sizeof tok_src, "%s/tokenizer.json", dir);
     if (shear_file_exists(tok_src)) {
-        tokenizer_path_for(out_path, tok_dst, sizeof tok_dst);
-        copy_file(tok_src, tok_dst, hash);
+        modelfile_tokenizer_path(out_path, tok_dst, sizeof tok_dst);
+        modelfile_copy_file(tok_src, tok_dst, hash);
         modelfile_write_attr_string(w, "tokenizer", base_name(tok_dst));
         modelfile_write_attr_string(w, "tokenizer_hash", hash);
     }
@@ -338,12 +296,12 @@ static void remove_stale(const char *dir) {
 int hf_recorded_tokenizer(const char *model_path, ModelFileReader *r, char *path, size_t len) {
     char name[PATH_LEN], hash[32], want[64] = "";
     if (modelfile_read_attr_string(r, "tokenizer", name, sizeof name)) return -1;
-    tokenizer_path_for(model_path, path, len);
+    modelfile_tokenizer_path(model_path, path, len);
     if (!shear_file_exists(path))
         SHEAR_DIE("'%s' was imported with tokenizer '%s', but '%s' is missing (give one with --tokenizer FILE)",
                   model_path, name, path);
     modelfile_read_attr_string(r, "tokenizer_hash", want, sizeof want);
-    file_hash(path, hash);
+    modelfile_file_hash(path, hash);
     if (strcmp(hash, want) != 0)
         SHEAR_DIE("'%s' has hash %s, but '%s' recorded %s at import: not the model's tokenizer (give one with "
                   "--tokenizer FILE)", path, hash, model_path, want);
@@ -360,7 +318,7 @@ static void export_tokenizer(const char *model_path, ModelFileReader *r, const H
         return;
     }
     snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
-    copy_file(src, dst, hash);
+    modelfile_copy_file(src, dst, hash);
     // tokenizer_config.json tells transformers how to use it; only claimed for the LLaMA-2 kind (a byte-level
     // tokenizer.json's own post-processor says what transformers needs)
     char err[256];

@@ -14,6 +14,51 @@ static uint64_t tensor_sum(const float *data, size_t numel) {
     return ckpt_sum_final(ckpt_sum_bytes(data, numel * sizeof(float)));
 }
 
+static uint64_t fnv1a64(uint64_t h, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+#define FNV_START 0xcbf29ce484222325ull
+#define PATH_LEN 4096
+
+// Copies src to dst (through dst.tmp); returns "fnv1a64:<hex>" of the bytes in hash [32].
+void modelfile_copy_file(const char *src, const char *dst, char *hash) {
+    char tmp[PATH_LEN + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    FILE *in = fopen(src, "rb");
+    if (!in) SHEAR_DIE("cannot open '%s': %s", src, strerror(errno));
+    FILE *out = fopen(tmp, "wb");
+    if (!out) SHEAR_DIE("cannot create '%s': %s", tmp, strerror(errno));
+    shear_tmp_begin(tmp);
+    unsigned char buf[1 << 16];
+    uint64_t h = FNV_START;
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        h = fnv1a64(h, buf, n);
+        if (fwrite(buf, 1, n, out) != n) SHEAR_DIE("cannot write '%s' (disk full?)", tmp);
+    }
+    if (ferror(in)) SHEAR_DIE("error reading '%s'", src);
+    fclose(in);
+    if (fclose(out) != 0) SHEAR_DIE("cannot finish writing '%s' (disk full?)", tmp);
+    if (rename(tmp, dst) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", tmp, dst, strerror(errno));
+    shear_tmp_done(tmp);
+    snprintf(hash, 32, "fnv1a64:%016llx", (unsigned long long)h);
+}
+
+void modelfile_file_hash(const char *path, char *hash) {
+    size_t n;
+    char *s = shear_read_file(path, &n);
+    snprintf(hash, 32, "fnv1a64:%016llx", (unsigned long long)fnv1a64(FNV_START, (unsigned char *)s, n));
+    free(s);
+}
+
+// <model without .h5>.tokenizer.json, next to the model file
+void modelfile_tokenizer_path(const char *model_path, char *out, size_t len) {
+    size_t n = strlen(model_path);
+    if (n > 3 && strcmp(model_path + n - 3, ".h5") == 0) n -= 3;
+    snprintf(out, len, "%.*s.tokenizer.json", (int)n, model_path);
+}
+
 void modelfile_write_config(hid_t f, const ModelConfig *c) {
     hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(g, "group /config");
@@ -99,8 +144,48 @@ void modelfile_end(ModelFileWriter *w) {
     free(w);
 }
 
+// ---- what `shear import` recorded, carried to the models made from an imported one ----
+
+static const char *const CARRIED_INT[] = {"max_position_embeddings", "bos_token_id"};
+
+static void carry_import(ModelFileWriter *w, const char *origin) {
+    if (!origin || !origin[0]) return;
+    ModelConfig oc;
+    ModelFileReader *r = modelfile_open(origin, &oc);
+    for (size_t i = 0; i < sizeof CARRIED_INT / sizeof CARRIED_INT[0]; i++) {
+        int64_t v;
+        if (modelfile_read_attr_int(r, CARRIED_INT[i], &v) == 0) modelfile_write_attr_int(w, CARRIED_INT[i], v);
+    }
+    char eos[256], name[2048], hash[64], src[4096], dst[4096], got[32];
+    if (modelfile_read_attr_string(r, "eos_token_ids", eos, sizeof eos) == 0)
+        modelfile_write_attr_string(w, "eos_token_ids", eos);
+    modelfile_tokenizer_path(origin, src, sizeof src);
+    if (modelfile_read_attr_string(r, "tokenizer", name, sizeof name) == 0 && shear_file_exists(src) &&
+        modelfile_read_attr_string(r, "tokenizer_hash", hash, sizeof hash) == 0) {
+        // the tokenizer sits beside the file this one becomes (prune writes NAME.h5.part, then renames it)
+        char final[4096];
+        snprintf(final, sizeof final, "%s", w->path);
+        size_t n = strlen(final);
+        if (n > 5 && strcmp(final + n - 5, ".part") == 0) final[n - 5] = 0;
+        modelfile_tokenizer_path(final, dst, sizeof dst);
+        modelfile_copy_file(src, dst, got);
+        if (strcmp(got, hash) != 0)
+            SHEAR_DIE("'%s' has hash %s, but '%s' recorded %s at import: not the model's tokenizer", src, got, origin,
+                      hash);
+        const char *base = strrchr(dst, '/');
+        modelfile_write_attr_string(w, "tokenizer", base ? base + 1 : dst);
+        modelfile_write_attr_string(w, "tokenizer_hash", hash);
+    }
+    modelfile_close(r);
+}
+
 void modelfile_save(const char *path, const Model *m, const char *deck_text) {
+    modelfile_save_from(path, m, deck_text, NULL);
+}
+
+void modelfile_save_from(const char *path, const Model *m, const char *deck_text, const char *origin) {
     ModelFileWriter *w = modelfile_begin(path, &m->cfg, deck_text);
+    carry_import(w, origin);
     size_t maxn = 0;
     for (int i = 0; i < m->table.n; i++)
         if (m->table.p[i].numel > maxn) maxn = m->table.p[i].numel;
@@ -278,3 +363,4 @@ void modelfile_load_weights(const char *path, Model *m) {
     free(h);
     H5Fclose(r.f);
 }
+

@@ -27,6 +27,16 @@
 // Writes PATH.tmp then renames it to PATH, so a failure never leaves a half-written model. Serial: call it on
 // one rank. deck_text may be NULL.
 void modelfile_save(const char *path, const Model *m, const char *deck_text);
+// modelfile_save, carrying what `shear import` recorded in the model file `origin` (NULL or "": nothing): its
+// bos/eos ids, max_position_embeddings and tokenizer (ORIGIN.tokenizer.json copied beside PATH, hash checked),
+// so a model pruned, finalized or trained from an imported one exports with the source's text interface.
+void modelfile_save_from(const char *path, const Model *m, const char *deck_text, const char *origin);
+// <model without .h5>.tokenizer.json: where import puts a model's tokenizer, next to the model file
+void modelfile_tokenizer_path(const char *model_path, char *out, size_t len);
+// Copies src to dst (through dst.tmp); hash [32] gets "fnv1a64:<hex>" of the bytes. modelfile_file_hash: the same
+// hash of a file.
+void modelfile_copy_file(const char *src, const char *dst, char *hash);
+void modelfile_file_hash(const char *path, char *hash);
 // Reads the shape; dies naming the file and the attribute when it is not a Shear model file.
 void modelfile_read_config(const char *path, ModelConfig *c);
 // Loads every tensor of the table into m (created with the file's config); dies naming a missing tensor, a
