@@ -390,6 +390,16 @@ def load_model(path, dtype=torch.float64):
 
 def write_model(f, c, P):
     """Writes the Shear model layout into an open h5py.File (weights rounded to float32)."""
+    write_config(f, c)
+    w = f.create_group("weights")
+    for name, shape in param_shapes(c).items():
+        arr = P[name].detach().cpu().numpy().astype(np.float32)
+        assert arr.shape == shape, (name, arr.shape, shape)
+        w.create_dataset(name, data=arr)
+
+
+def write_config(f, c):
+    """The root attributes and /config of a Shear model file (all a run reads before it allocates)."""
     f.attrs["format"] = np.bytes_("shear-model")
     f.attrs["format_version"] = np.int32(1)
     g = f.create_group("config")
@@ -410,11 +420,6 @@ def write_model(f, c, P):
                 g.attrs[FAMILY_ATTRS[fl.name]] = np.bytes_(v) if fl.name == "model_type" else np.int32(v)
             continue
         g.attrs[fl.name] = np.float64(v) if fl.type is float else np.int32(v)
-    w = f.create_group("weights")
-    for name, shape in param_shapes(c).items():
-        arr = P[name].detach().cpu().numpy().astype(np.float32)
-        assert arr.shape == shape, (name, arr.shape, shape)
-        w.create_dataset(name, data=arr)
 
 
 def save_model(path, c, P):

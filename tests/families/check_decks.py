@@ -54,26 +54,7 @@ def write_config_only(path, c):
     modelfile_read_config, which is all a run reads before the memory estimate and the allocation."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with h5py.File(path, "w") as f:
-        f.attrs["format"] = np.bytes_("shear-model")
-        f.attrs["format_version"] = np.int32(1)
-        g = f.create_group("config")
-        for k in ("dim", "n_layers", "n_heads", "n_kv_heads", "head_dim", "intermediate", "vocab"):
-            g.attrs[k] = np.int32(getattr(c, k))
-        g.attrs["rope_theta"] = np.float64(c.rope_theta)
-        g.attrs["norm_eps"] = np.float64(c.norm_eps)
-        for name, attr in R.FAMILY_ATTRS.items():
-            v = getattr(c, name)
-            if v != R.Config.__dataclass_fields__[name].default:
-                g.attrs[attr] = np.bytes_(v) if name == "model_type" else np.int32(v)
-        s = c.rope_scaling
-        if s and s.get("rope_type", s.get("type")) not in (None, "default"):
-            g.attrs["rope_type"] = np.bytes_(s.get("rope_type", s.get("type")))
-            g.attrs["rope_factor"] = np.float64(s["factor"])
-            for k in ("low_freq_factor", "high_freq_factor"):
-                if k in s:
-                    g.attrs["rope_" + k] = np.float64(s[k])
-            if "original_max_position_embeddings" in s:
-                g.attrs["rope_original_max_position_embeddings"] = np.int32(s["original_max_position_embeddings"])
+        R.write_config(f, c)
 
 
 def n_params(c):
