@@ -230,8 +230,6 @@ static void generate_one(Session *s, const char *prompt, size_t index) {
     free(ids);
 }
 
-static void backend_die(const char *file, int line, const char *msg) { shear_die(file, line, "%s", msg); }
-
 int cmd_generate(int argc, char **argv) {
     CliOption o[N_OPTS] = {
         [O_MODEL] = {"model", "MODEL.h5", "model file (from train, finalize, import; a checkpoint too)", "", 0},
@@ -354,7 +352,6 @@ int cmd_generate(int argc, char **argv) {
         ops = ops_cuda();
         if (!ops) SHEAR_DIE("--device cuda: this build has no CUDA backend (configure with CUDA, see README)");
         if (ops->device_count() <= 0) SHEAR_DIE("--device cuda: no CUDA device is visible; use --device cpu");
-        ops->set_fatal(backend_die);
         ops->select_device(0);
     } else {
         ops_cpu_set_threads(threads);

@@ -89,8 +89,9 @@ int cmd_prune(int argc, char **argv) {
     target_from_deck(&deck, &src, &tgt);
     // the masked SOURCE model is trained: every source weight is computed under the gates (the source shape's
     // FLOPs, gate multiplies ignored); the memory estimate fails a run that cannot fit before allocating
-    Trainer tr = {.stage = "prune", .dist = &dist, .deck = &deck, .ops = ops,
-                  .plan = run_plan(&dist, &deck, ops, &src, memest_mask_gates(&src, deck.prune_masks, deck.prune_n_masks))};
+    Trainer tr = {.stage = "prune", .dist = &dist, .deck = &deck, .ops = ops, .weights_from = deck.prune_source,
+                  .plan = run_plan(&dist, &deck, ops, &src, memest_mask_gates(&src, deck.prune_masks, deck.prune_n_masks),
+                                   deck.prune_source)};
     Masks mk;
     char err[1024];
     if (masks_create(&mk, ops, &src, &tgt, deck.prune_masks, deck.prune_n_masks, err, sizeof err))

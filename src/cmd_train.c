@@ -53,7 +53,8 @@ int cmd_train(int argc, char **argv) {
     if (deck.train_init[0]) modelfile_read_config(deck.train_init, &cfg);
     else config_from_deck(&deck, &cfg);
     // the memory estimate fails a run that cannot fit before anything is allocated
-    Trainer tr = {.stage = "train", .dist = &dist, .deck = &deck, .ops = ops, .plan = run_plan(&dist, &deck, ops, &cfg, 0)};
+    Trainer tr = {.stage = "train", .dist = &dist, .deck = &deck, .ops = ops, .weights_from = deck.train_init,
+                  .plan = run_plan(&dist, &deck, ops, &cfg, 0, deck.train_init)};
     Model model;
     model_create(&model, ops, &cfg);
     if (deck.train_init[0]) modelfile_load_weights(deck.train_init, &model);

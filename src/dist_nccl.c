@@ -153,9 +153,6 @@ static void check_unique_gpu(const Dist *d, int dev, const char *host) {
     free(all);
 }
 
-// The host's fatal-error function for the backend (ShearOps.set_fatal).
-static void backend_die(const char *file, int line, const char *msg) { shear_die(file, line, "%s", msg); }
-
 static void group_init(NcclGroup *g, const char *name, MPI_Comm parent) {
     g->name = name;
     MPI_CHECK(MPI_Comm_dup(parent, &g->mpi));
@@ -201,7 +198,6 @@ void dist_nccl_init(Dist *d) {
                   host, vis ? vis : "unset");
     }
     int dev = d->local_rank % count;
-    cu->set_fatal(backend_die); // a CUDA or cuBLAS error in the backend dies like any other: through shear_die
     cu->select_device(dev); // first: every later CUDA and NCCL call of this process lands on this GPU
     check_unique_gpu(d, dev, host);
     DistNccl *n = shear_calloc(1, sizeof *n);

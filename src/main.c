@@ -5,6 +5,7 @@
 #include "shear/buildinfo.h"
 #include "shear/cli.h"
 #include "shear/common.h"
+#include "shear/ops.h"
 
 typedef struct {
     const char *name;
@@ -26,6 +27,10 @@ static const Command COMMANDS[] = {
     {"finalize", cmd_finalize, "prune output (source model + /masks) -> dense model of the target shape", 0},
     {"generate", cmd_generate, "text from a model file: a prompt continued with a KV cache (greedy or sampled)", 0},
 };
+
+// The host's fatal-error function for every backend (ShearOps.set_fatal): a kernel's error (out of memory, CUDA,
+// cuBLAS) dies like any other, through shear_die: one message, temporary files removed, every rank ended.
+static void backend_die(const char *file, int line, const char *msg) { shear_die(file, line, "%s", msg); }
 
 static void usage(FILE *f) {
     fprintf(f, "usage: shear COMMAND [options]   (shear COMMAND --help for its options)\n\ncommands:\n");
@@ -49,6 +54,8 @@ int main(int argc, char **argv) {
         printf("%s\n", info);
         return 0;
     }
+    ops_cpu()->set_fatal(backend_die);
+    if (ops_cuda()) ops_cuda()->set_fatal(backend_die); // NULL: the CUDA backend is not built
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0) {
             if (!COMMANDS[i].mpi) shear_test_write_limit();

@@ -100,7 +100,11 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
     e->acts = memest_acts_bytes(&p->cfg, B, p->T, p->recompute);
     e->workspace = memest_classifier_bytes(&p->cfg, B, p->T, p->cuda);
     // the reference model: weights only, one block of activations at the run's micro-batch (src/run_dbl.c)
-    if (p->ref_eval) e->reference = P * sizeof(float) + memest_acts_bytes(&p->cfg, B, p->T, 1);
+    if (p->ref_eval) {
+        param_table_build(&t, &p->ref_cfg);
+        e->reference = t.total * sizeof(float) + memest_acts_bytes(&p->ref_cfg, B, p->T, 1);
+        param_table_free(&t);
+    }
     if (p->teacher) {
         param_table_build(&t, &p->teacher_cfg);
         e->teacher = t.total * sizeof(float) + memest_acts_bytes(&p->teacher_cfg, B, p->T, 1) +

@@ -2,12 +2,14 @@
 #include "shear/run.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "shear/common.h"
 #include "shear/distill.h"
 #include "shear/flops.h"
 #include "shear/memest.h"
 #include "shear/metrics.h"
+#include "shear/modelfile.h"
 #include "shear/watchdog.h"
 
 void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck_path, const char **sets, int n_sets) {
@@ -21,13 +23,30 @@ void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck
         SHEAR_DIE("%s: data.store is required: the token store written by `shear prep`", deck->path);
 }
 
-RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const ModelConfig *cfg, size_t mask_gates) {
+// The same file under two names (a relative and an absolute path, a link) counts as the same.
+static int same_file(const char *a, const char *b) {
+    if (strcmp(a, b) == 0) return 1;
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int run_ref_source_copy(const Deck *d, const char *weights_from) {
+    if (strcmp(d->dbl_rule, "constant") == 0 || strcmp(d->dbl_reference, "source") != 0) return 0;
+    return !(weights_from && weights_from[0] && d->prune_source[0] && same_file(weights_from, d->prune_source));
+}
+
+RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const ModelConfig *cfg, size_t mask_gates,
+                 const char *weights_from) {
     const int on_cuda = ops->is_device; // the memory estimate and the peak FLOP/s are the device's
-    // prune and train with DBL against the source keep a second (reference) model during the first evaluation
-    const int ref_model = strcmp(d->dbl_rule, "constant") != 0 && strcmp(d->dbl_reference, "source") == 0;
     MemPlan plan = {.cfg = *cfg, .T = d->train_seq_len, .ranks = dist->size, .zero = d->run_zero,
-                    .zero_bucket = (size_t)d->run_zero_bucket, .mask_gates = mask_gates, .ref_eval = ref_model,
+                    .zero_bucket = (size_t)d->run_zero_bucket, .mask_gates = mask_gates,
                     .cuda = on_cuda, .recompute = d->run_recompute, .topk = d->distill_topk};
+    // train from a pruned model with DBL against the source: the source lives beside it for the first
+    // evaluation (without prune.source, dbl_run_init says so)
+    if (run_ref_source_copy(d, weights_from) && d->prune_source[0]) {
+        plan.ref_eval = 1;
+        modelfile_read_config(d->prune_source, &plan.ref_cfg);
+    }
     plan.teacher = distill_teacher_config(d, &plan.teacher_cfg);
     memest_run_check(&plan, dist, d->train_micro_batch, d->train_global_batch, d->path);
     RunPlan p;

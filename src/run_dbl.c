@@ -29,8 +29,18 @@ static void domain_losses(const DblRun *r, const Deck *d, const Dist *dist, Mode
 // The KD losses' buffer when the run distils, else NULL (the records then have no kd field).
 static double *kd_out(const DblRun *r, double *buf) { return r->distill && r->distill->on ? buf : NULL; }
 
+// The references are known: checked and logged.
+static void ref_done(DblRun *r, const Deck *d) {
+    for (int i = 0; i < r->k; i++)
+        if (!isfinite(r->ref[i])) SHEAR_DIE("reference loss of domain '%s' is %f, expected a finite number", r->names[i], r->ref[i]);
+    r->have_ref = 1;
+    shear_log("dbl: rule %s, reference (%s):", d->dbl_rule, d->dbl_reference);
+    for (int i = 0; i < r->k; i++) shear_log(" %s %.4f", r->names[i], r->ref[i]);
+    shear_log("\n");
+}
+
 void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *ops, const RunData *data,
-                  size_t target_params, int eval_T) {
+                  size_t target_params, int eval_T, const char *weights_from) {
     memset(r, 0, sizeof *r);
     const int k = data->n_domains;
     r->rule = dbl_rule_parse(d->dbl_rule);
@@ -55,8 +65,12 @@ void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *op
         if (dbl_scaling_read(&t, d->dbl_scaling_file, err, sizeof err)) SHEAR_DIE("%s", err);
         if (dbl_scaling_refs(&t, r->names, k, (double)target_params, r->ref, err, sizeof err)) SHEAR_DIE("%s", err);
         dbl_scaling_free(&t);
-    } else { // source: the per-domain eval loss of the source model, measured now
+    } else { // source: the per-domain eval loss of the source model
         if (!d->prune_source[0]) SHEAR_DIE("%s: dbl.reference is source but prune.source names no model", d->path);
+        if (!run_ref_source_copy(d, weights_from)) {
+            r->ref_on_run_model = 1; // the run's model is the source: no second copy (dbl_run_measure_ref)
+            return;
+        }
         ModelConfig c;
         modelfile_read_config(d->prune_source, &c);
         Model src;
@@ -69,12 +83,14 @@ void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *op
         domain_losses(r, d, dist, &src, data, NULL, eval_T, r->ref, NULL);
         model_free(&src);
     }
-    for (int i = 0; i < k; i++)
-        if (!isfinite(r->ref[i])) SHEAR_DIE("reference loss of domain '%s' is %f, expected a finite number", r->names[i], r->ref[i]);
-    r->have_ref = 1;
-    shear_log("dbl: rule %s, reference (%s):", d->dbl_rule, d->dbl_reference);
-    for (int i = 0; i < k; i++) shear_log(" %s %.4f", r->names[i], r->ref[i]);
-    shear_log("\n");
+    ref_done(r, d);
+}
+
+void dbl_run_measure_ref(DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data, int eval_T,
+                         int resumed) {
+    if (!r->ref_on_run_model) return;
+    if (!resumed) domain_losses(r, d, dist, m, data, NULL, eval_T, r->ref, NULL); // NULL gates: the whole source
+    ref_done(r, d);
 }
 
 int dbl_run_due(const DblRun *r, const Deck *d, int step) {

@@ -28,11 +28,14 @@ int trainer_resume(Trainer *t, size_t target_params, const char *final_path) {
     char what[32];
     snprintf(what, sizeof what, "shear %s", t->stage);
     zero_log_memory(&t->zero, what);
-    dbl_run_init(&t->dbl, d, t->dist, t->ops, &t->data, target_params, d->train_seq_len);
+    dbl_run_init(&t->dbl, d, t->dist, t->ops, &t->data, target_params, d->train_seq_len, t->weights_from);
     t->dbl.distill = &t->distill;
     run_ckpt_init(&t->ckpt, t->stage, d, t->model, &t->opt, &t->data.sampler, &t->dbl, t->masks, &t->distill);
     t->tokens = 0;
     t->start = run_ckpt_resume(&t->ckpt, t->dist, t->ops, d, &t->tokens);
+    // the source's losses measured on the run's own model while it still is the source (a resumed run has
+    // them from its checkpoint)
+    dbl_run_measure_ref(&t->dbl, d, t->dist, t->model, &t->data, d->train_seq_len, t->start > 0);
     if (t->start >= d->train_steps && shear_file_exists(final_path)) {
         shear_log("shear %s: the run is complete (%d steps, %s): nothing to do\n", t->stage, d->train_steps,
                   final_path);

@@ -44,3 +44,10 @@ add_test(NAME prune_nonuniform_contracts
                  ${PRUNE_DIR})
 set_tests_properties(prune_nonuniform_contracts PROPERTIES FIXTURES_REQUIRED "prune_nonuniform;prune_np2"
                      LABELS prune)
+# dbl.reference: source measured on the model being pruned (no second source model in memory) equals the frozen
+# copy that train from another model file loads, bit for bit; only the copy is in the memory estimate
+add_test(NAME prune_dbl_reference
+         COMMAND ${SHEAR_PYTHON} ${PRUNE_SRC}/check_ref.py $<TARGET_FILE:shear> ${PRUNE_SRC}/deck.yaml
+                 ${TRAIN_DIR}/np1/model.h5 ${TRAIN_DIR}/tokens.h5 ${PRUNE_DIR}/reference)
+set_tests_properties(prune_dbl_reference PROPERTIES FIXTURES_REQUIRED "train_store;train_np1" LABELS "prune;dbl"
+                     TIMEOUT 300)

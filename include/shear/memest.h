@@ -20,8 +20,10 @@
 //            with recompute at micro-batch x seq_len (model_alloc_acts after model_set_recompute(1)), and the
 //            classifier_kd extra of memest_kd_bytes: a second [chunk, V] block for the teacher's logits, a
 //            second double per row and, with top-k, the selection scratch
-//   reference prune with dbl.reference = source and a rule that updates: a second copy of the source model
-//            (weights, grads, activations at micro-batch x seq_len) lives while the reference losses are measured
+//   reference train from another model with dbl.reference = source and a rule that updates: a frozen copy of
+//            prune.source (4 P_src weights, activations with recompute at micro-batch x seq_len) lives while the
+//            reference losses are measured. Prune (and train from prune.source itself) measures them on the run's
+//            own model before its first step: nothing extra (run_ref_source_copy)
 // Not counted (each under 1% for real shapes, or outside the process): kernel scratch of one row (attention,
 // RoPE tables), host staging of one tensor, the token store's cache, MPI and CUDA context memory.
 #ifndef SHEAR_MEMEST_H
@@ -39,7 +41,8 @@ typedef struct {
     int zero;            // 1 = AdamW m and v sharded over the ranks (ZeRO-1, run.zero)
     size_t zero_bucket;  // run.zero_bucket: floats per ZeRO-1 bucket over all ranks
     size_t mask_gates;   // prune: gates of the learned masks (memest_mask_gates); 0 = no masks
-    int ref_eval;        // 1 = a second source model is loaded for the DBL reference losses
+    int ref_eval;        // 1 = a frozen copy of prune.source (ref_cfg) is loaded for the DBL reference losses
+    ModelConfig ref_cfg;
     int cuda;            // 1 = CUDA backend (its classifier chunk), 0 = CPU
     int recompute;       // run.recompute: 1 = per-layer activations of one block only (model_set_recompute)
     int teacher;         // 1 = a distillation teacher of shape teacher_cfg runs forward (shear/distill.h)

@@ -17,14 +17,21 @@
 // watchdog (run.watchdog); dies when data.store is missing.
 void run_begin(Dist *dist, Deck *deck, int *argc, char ***argv, const char *deck_path, const char **sets, int n_sets);
 // The up-front plan of a run of shape `cfg` (the masked source while pruning; mask_gates = its gate count, 0 for
-// train): the memory estimate, which dies before anything is allocated when the run cannot fit, the training FLOPs
-// per token (3 x forward, full T x T attention) and the peak behind the MFU (0 = unknown).
+// train) whose weights come from the model file `weights_from` ("" = random init): the memory estimate, which
+// dies before anything is allocated when the run cannot fit, the training FLOPs per token (3 x forward, full
+// T x T attention) and the peak behind the MFU (0 = unknown).
 typedef struct {
     double flops_tok;   // FLOPs per token of one training step
     double peak;        // TFLOP/s per rank; 0 = unknown (no MFU)
     char peak_what[64]; // where the peak comes from
 } RunPlan;
-RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const ModelConfig *cfg, size_t mask_gates);
+RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const ModelConfig *cfg, size_t mask_gates,
+                 const char *weights_from);
+// 1 when DBL's reference losses (dbl.reference: source, a rule that updates) need a second, frozen copy of
+// prune.source: the run's own model starts from another file (train from the pruned model). 0 when they need no
+// model, or when the run's model is prune.source's weights (prune; train.init = prune.source): then they are
+// measured on the run's model, ungated, before its first step (dbl_run_measure_ref).
+int run_ref_source_copy(const Deck *d, const char *weights_from);
 // The "flops:" line of the start banner; `what` names the model ("" or " of the masked source").
 void run_log_flops(const RunPlan *p, const char *what);
 // The ops backend of run.device, ready to use: "cpu" sets `threads` OpenMP/BLAS threads; "cuda" selects this

@@ -21,6 +21,7 @@ typedef struct {
     double w[DBL_MAX_DOMAINS];        // current proportions (identical on every rank)
     double ref[DBL_MAX_DOMAINS];      // reference losses (rule != constant)
     int have_ref;
+    int ref_on_run_model;             // dbl.reference: source, measured by dbl_run_measure_ref on the run's model
     int updates;                      // updates done
     int hist_cap;                     // rows of history: the most updates a run of train.steps can make
     double *history;                  // [hist_cap, k] proportions after each update, in order
@@ -29,12 +30,18 @@ typedef struct {
                                       // the LM losses against the references
 } DblRun;
 
-// Sets the initial proportions w0 and the reference losses (dbl.reference: deck, source = per-domain eval loss
-// of the model file prune.source, loaded on the run's backend `ops`, scaling = the dbl.scaling_file fit at
-// target_params). Starts from the data's initial proportions. Dies naming the key on a bad setting. eval_T:
-// tokens scored per eval sequence.
+// Sets the initial proportions w0 and the reference losses (dbl.reference: deck, scaling = the dbl.scaling_file
+// fit at target_params, source = per-domain eval loss of the model file prune.source). For source, a run whose
+// model is not prune.source's weights (weights_from, see run_ref_source_copy) loads a frozen copy of it on the
+// run's backend `ops` now; otherwise the losses wait for dbl_run_measure_ref. Starts from the data's initial
+// proportions. Dies naming the key on a bad setting. eval_T: tokens scored per eval sequence.
 void dbl_run_init(DblRun *r, const Deck *d, const Dist *dist, const ShearOps *ops, const RunData *data,
-                  size_t target_params, int eval_T);
+                  size_t target_params, int eval_T, const char *weights_from);
+// dbl.reference: source on the run's own model m (prune.source's weights, before any step): its ungated
+// per-domain eval losses (the same bits as a frozen copy's). resumed = 1: the checkpoint restored them instead.
+// Nothing to do for the other references.
+void dbl_run_measure_ref(DblRun *r, const Deck *d, const Dist *dist, Model *m, const RunData *data, int eval_T,
+                         int resumed);
 // 1 when an update is due before `step` (1-based): before step 1 if dbl.at_start, then after every
 // dbl.interval steps. Never for the constant rule.
 int dbl_run_due(const DblRun *r, const Deck *d, int step);

@@ -43,6 +43,7 @@ typedef struct {
     const Deck *deck;
     const ShearOps *ops;
     Model *model;               // created, weights loaded
+    const char *weights_from;   // the model file the weights were loaded from ("" = random init)
     Masks *masks;               // prune: checkpointed with the run; NULL when training
     const ModelGates *gates;    // prune: the gates the forward applies; NULL when training
     const TrainerHooks *hooks;  // prune: the pruning work of a step; NULL when training

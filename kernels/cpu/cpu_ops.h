@@ -1,6 +1,6 @@
 // The CPU backend's internal header: one function per ShearOps entry, grouped by the file that defines it.
-// Kernels see buffers and shapes only (shear/ops.h); they never include the host's common.h, so the fatal-error
-// macro is repeated here in miniature.
+// Kernels see buffers and shapes only (shear/ops.h); they never include the host's common.h: fatal errors go
+// through kernel_die (kernels/fatal), shared with the CUDA backend.
 #ifndef SHEAR_CPU_OPS_H
 #define SHEAR_CPU_OPS_H
 
@@ -8,15 +8,10 @@
 #include <stdlib.h>
 
 #include "shear/ops.h"
+#include "../fatal/kernel_fatal.h"
 
 // Fatal errors inside a kernel (out of memory, a shape BLAS cannot take) are not recoverable by the caller.
-#define CPU_DIE(...)                                                                      \
-    do {                                                                                  \
-        fprintf(stderr, "shear: error: ");                                                \
-        fprintf(stderr, __VA_ARGS__);                                                     \
-        fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);                                \
-        abort();                                                                          \
-    } while (0)
+#define CPU_DIE(...) kernel_die(__FILE__, __LINE__, __VA_ARGS__)
 
 // malloc that dies instead of returning NULL; for per-call scratch buffers.
 void *cpu_scratch(size_t bytes);

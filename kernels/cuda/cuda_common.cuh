@@ -1,7 +1,7 @@
 // Shared by every file of the CUDA backend: the error macros (CUDA_CHECK, CUBLAS_CHECK, CUDA_LAUNCH_CHECK), the
 // backend's one stream and its cuBLAS / cuBLASLt handles (created by cuda_select_device in cuda_backend.cu), the
-// grid-size helper and a grow-only device scratch per user. Errors die through CUDA_DIE, which calls the host's
-// fatal-error function (ShearOps.set_fatal: shear_die), so a failing GPU rank prints one message and takes the
+// grid-size helper and a grow-only device scratch per user. Errors die through CUDA_DIE (kernel_die, shared with
+// the CPU backend), which calls the host's fatal-error function (ShearOps.set_fatal: shear_die), so a failing GPU rank prints one message and takes the
 // MPI job down with it like any other error. Kernels never include the host's headers (shear/common.h).
 #ifndef SHEAR_CUDA_COMMON_CUH
 #define SHEAR_CUDA_COMMON_CUH
@@ -16,12 +16,11 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "../fatal/kernel_fatal.h"
 #include "cuda_launch.cuh"
 #include "cuda_ops.h"
 
-// Formats the message and hands it to the host's fatal-error function (cuda_device.cu); never returns.
-void cuda_die(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
-#define CUDA_DIE(...) cuda_die(__FILE__, __LINE__, __VA_ARGS__)
+#define CUDA_DIE(...) kernel_die(__FILE__, __LINE__, __VA_ARGS__)
 
 // A hint for the error codes a user can act on; the rest point at the tool that finds the failing kernel.
 static inline const char *cuda_error_hint(cudaError_t e) {
@@ -65,7 +64,7 @@ static inline const char *cublas_error_hint(cublasStatus_t s) {
     do {                                                                                                          \
         cudaError_t cuda_err_ = (call);                                                                           \
         if (cuda_err_ != cudaSuccess)                                                                             \
-            cuda_die(__FILE__, __LINE__, "CUDA error %s (%s) in %s; hint: %s", cudaGetErrorName(cuda_err_),      \
+            kernel_die(__FILE__, __LINE__, "CUDA error %s (%s) in %s; hint: %s", cudaGetErrorName(cuda_err_),      \
                       cudaGetErrorString(cuda_err_), #call, cuda_error_hint(cuda_err_));                          \
     } while (0)
 
@@ -73,7 +72,7 @@ static inline const char *cublas_error_hint(cublasStatus_t s) {
     do {                                                                                                          \
         cublasStatus_t cublas_st_ = (call);                                                                       \
         if (cublas_st_ != CUBLAS_STATUS_SUCCESS)                                                                  \
-            cuda_die(__FILE__, __LINE__, "cuBLAS error %s (%d) in %s; hint: %s", cublasGetStatusString(cublas_st_), \
+            kernel_die(__FILE__, __LINE__, "cuBLAS error %s (%d) in %s; hint: %s", cublasGetStatusString(cublas_st_), \
                       (int)cublas_st_, #call, cublas_error_hint(cublas_st_));                                     \
     } while (0)
 

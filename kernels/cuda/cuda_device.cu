@@ -59,21 +59,3 @@ extern "C" void cuda_version_info(char *buf, size_t len) {
 
 // The backend's one stream (cuda_stream(), C++ linkage and a CUDA type) as an opaque pointer for C code.
 extern "C" void *cuda_stream_handle(void) { return (void *)cuda_stream(); }
-
-// ---- fatal errors ----
-static ShearFatalFn g_fatal = NULL;
-
-extern "C" void cuda_set_fatal(ShearFatalFn die) { g_fatal = die; }
-
-void cuda_die(const char *file, int line, const char *fmt, ...) {
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (g_fatal) g_fatal(file, line, msg);
-    // no host function registered (a test driving the backend directly): what shear_die does without MPI
-    fprintf(stderr, "shear: error: %s (%s:%d)\n", msg, file, line);
-    fflush(stderr);
-    exit(1);
-}

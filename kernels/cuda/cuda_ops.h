@@ -27,7 +27,6 @@ void cuda_select_device(int dev);
 void cuda_device_info(ShearDeviceInfo *info);
 void cuda_version_info(char *buf, size_t len);
 void *cuda_stream_handle(void);
-void cuda_set_fatal(ShearFatalFn die);
 
 // cuda_pointwise.cu
 void cuda_axpy(float *y, const float *x, float a, size_t n);
