@@ -11,7 +11,10 @@ int cmd_export(int argc, char **argv) {
     CliOption opts[] = {
         {"model", "MODEL.h5", "Shear model file (import, finalize or train output)", NULL, 0},
         {"out", "HF_DIR", "folder to write (created; earlier model*.safetensors in it are replaced)", NULL, 0},
-        {"dtype", "bf16|f16|f32", "tensor dtype; default: each tensor's dtype at import, f32 for others", NULL, 0},
+        {"dtype", "bf16|f16|f32",
+         "tensor dtype; default: bf16 for a model trained with run.precision: bf16, else each tensor's dtype at "
+         "import, f32 for others",
+         NULL, 0},
         {"max-shard-size", "SIZE", "start a new shard above this many tensor bytes (5GB, 100MB, 64MiB)", "5GB", 0},
         {"tokenizer", "FILE", "tokenizer.json to include; default: the one recorded at import", NULL, 0},
     };

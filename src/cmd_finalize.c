@@ -64,7 +64,7 @@ int cmd_finalize(int argc, char **argv) {
     ops->free(dst.g);
     dst.g = NULL;
     char *deck = read_deck_text(in);
-    modelfile_save_from(out, &dst, deck, in);
+    modelfile_save_from(out, &dst, deck, in, NULL);
     printf("shear finalize: wrote '%s': d=%d L=%d H=%d kv=%d hd=%d I=%d V=%d (%zu params)\n", out, tc.dim,
            tc.n_layers, tc.n_heads, tc.n_kv_heads, tc.head_dim, tc.intermediate, tc.vocab, model_param_count(&tc));
     free(deck);

@@ -289,6 +289,9 @@ int cmd_info(int argc, char **argv) {
         n_bad_ids = print_store(f, first_bad, sizeof first_bad);
     }
     print_config(f);
+    char prec[16];
+    if (h5_attr_read_string(f, "precision", prec, sizeof prec) == 0)
+        printf("trained with run.precision: %s (shear export writes %s by default)\n", prec, prec);
     char *deck = h5_read_text(f, "deck");
     if (deck) printf("deck: %zu bytes (shown by h5dump -d /deck)\n", strlen(deck));
     free(deck);

@@ -53,7 +53,7 @@ static void write_pruned(const char *path, Model *model, const Masks *mk, const 
     char part[DECK_PATH_LEN + 80];
     snprintf(part, sizeof part, "%s.part", path);
     shear_tmp_begin(part); // a failed mask write must not leave a model without masks behind
-    modelfile_save_from(part, model, d->text, d->prune_source);
+    modelfile_save_from(part, model, d->text, d->prune_source, d->run_precision);
     maskfile_write(part, &fg, &mk->src);
     if (rename(part, path) != 0) SHEAR_DIE("cannot rename '%s' to '%s': %s", part, path, strerror(errno));
     shear_tmp_done(part);

@@ -80,7 +80,7 @@ int cmd_train(int argc, char **argv) {
         watchdog_io_begin(); // the other ranks wait for rank 0's write: file-system time, not a hang
         if (dist.rank == 0) {
             watchdog_test_slow_save(dist.rank);
-            modelfile_save_from(path, &model, deck.text, deck.train_init);
+            modelfile_save_from(path, &model, deck.text, deck.train_init, deck.run_precision);
             shear_log("shear train: done in %.1f s; model written to %s\n", shear_now() - tr.t_start, path);
         }
         dist_barrier(&dist, "barrier(final model written)");

@@ -112,7 +112,7 @@ const DeckKey DECK_SCHEMA[] = {
     KEY_INT(run, threads, "0", 0, 1024, "OpenMP threads per rank; 0 = OMP_NUM_THREADS or cores / local ranks"),
     KEY_NUM(run, peak_tflops, "0", 0, 1e6,
             "peak TFLOP/s per rank behind the progress line's MFU; 0 = auto "
-            "(CUDA: the device's fp32 peak; CPU: no MFU)"),
+            "(CUDA: the device's fp32 peak, its bf16 one with run.precision: bf16; CPU: no MFU)"),
     KEY_INT(run, ckpt_every, "1000", 0, INT_MAX, "checkpoint every N steps; 0 = only when stopping and at the end"),
     KEY_INT(run, keep_last, "2", 0, INT_MAX, "committed checkpoints kept; 0 = all"),
     KEY_INT(run, major_every, "0", 0, INT_MAX, "checkpoints at multiples of N steps are never deleted; 0 = none"),
@@ -128,6 +128,9 @@ const DeckKey DECK_SCHEMA[] = {
             "seconds one collective may wait before the watchdog aborts the job (a dead or hung rank); 0 = off"),
     KEY_ENUM(run, device, "cpu", "cpu|cuda",
              "backend: cpu (OpenMP + BLAS) or cuda (one GPU per rank, NCCL; needs a CUDA build and a GPU)"),
+    KEY_ENUM(run, precision, "fp32", "fp32|bf16",
+             "GEMM arithmetic: fp32, or bf16 (every matrix product's inputs rounded to bf16, fp32 accumulation; "
+             "weights, activations, gradients and optimizer state stay fp32)"),
     KEY_INT(run, recompute, "0", 0, 1,
             "1 = keep only each block's input and recompute its activations in the backward pass (less memory, "
             "one more forward); 0 = keep every activation"),

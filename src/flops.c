@@ -68,7 +68,7 @@ double flops_gpu_peak_tflops(int cc_major, int cc_minor, int sm_count, int clock
     return per_clk * sm_count * (double)clock_khz * 1e3 / 1e12;
 }
 
-double flops_run_peak_tflops(double deck_peak, int cuda, char *what, size_t whatlen) {
+double flops_run_peak_tflops(double deck_peak, int cuda, int bf16, char *what, size_t whatlen) {
     if (deck_peak > 0) {
         snprintf(what, whatlen, "run.peak_tflops");
         return deck_peak;
@@ -79,9 +79,11 @@ double flops_run_peak_tflops(double deck_peak, int cuda, char *what, size_t what
         ShearDeviceInfo di;
         cu->device_info(&di);
         const char *name = NULL;
-        // the matmuls run fp32 (CUBLAS_COMPUTE_32F, no TF32): their peak is the fp32 one
-        double peak = flops_gpu_peak_tflops(di.cc_major, di.cc_minor, di.sm_count, di.clock_khz, FLOPS_FP32, &name);
-        snprintf(what, whatlen, "%s fp32", name ? name : "unknown device");
+        // the matmuls run fp32 (CUBLAS_COMPUTE_32F, no TF32), or with run.precision: bf16 on bf16 inputs: their
+        // peak is the fp32 one or the bf16 tensor cores'
+        double peak = flops_gpu_peak_tflops(di.cc_major, di.cc_minor, di.sm_count, di.clock_khz,
+                                            bf16 ? FLOPS_BF16 : FLOPS_FP32, &name);
+        snprintf(what, whatlen, "%s %s", name ? name : "unknown device", bf16 ? "bf16" : "fp32");
         return peak;
     }
     return 0.0;

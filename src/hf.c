@@ -345,6 +345,11 @@ void hf_export(const char *model_path, const char *dir, const HfExportOptions *o
         forced = strcmp(o->dtype, "bf16") == 0 ? ST_BF16 : strcmp(o->dtype, "f16") == 0 ? ST_F16
                  : strcmp(o->dtype, "f32") == 0 ? ST_F32 : -1;
         SHEAR_CHECK(forced >= 0, "--dtype '%s' is not one of bf16, f16, f32", o->dtype);
+    } else {
+        char prec[16];
+        // trained with run.precision: bf16: the dtype it was trained in
+        if (modelfile_read_attr_string(r, "precision", prec, sizeof prec) == 0 && strcmp(prec, "bf16") == 0)
+            forced = ST_BF16;
     }
     uint64_t in_shard = 0, total = 0;
     int n_shards = 1;

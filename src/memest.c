@@ -61,6 +61,18 @@ size_t memest_kd_bytes(const ModelConfig *c, int B, int T, int cuda, int topk) {
            (cuda ? 0 : chunk * k * (sizeof(float) + sizeof(int)));
 }
 
+size_t memest_bf16_bytes(const ModelConfig *c, int B, int T, int cuda, int teacher_dim) {
+    size_t N = (size_t)B * T, V = (size_t)c->vocab, chunk = chunk_rows(N, V, cuda), d = (size_t)c->dim;
+    size_t qd = (size_t)c->n_heads * c->head_dim, I = (size_t)c->intermediate;
+    size_t wide = d > qd ? d : qd; // the widest input or output of a linear layer
+    if (I > wide) wide = I;
+    size_t wmax = (qd > I ? qd : I) * d;                 // the largest linear weight
+    size_t a = N * wide > chunk * d ? N * wide : chunk * d; // A operands: inp, dout, the chunk's rows
+    size_t b = wmax > N * wide ? wmax : N * wide;           // B operands: w, inp (dw)
+    size_t shared = N * wide > chunk * V ? N * wide : chunk * V; // dout of matmul_bwd, the chunk's dlogits
+    return 2 * (a + b + shared + V * d + V * (size_t)teacher_dim);
+}
+
 size_t memest_mask_gates(const ModelConfig *src, char names[][32], int n_names) {
     size_t L = (size_t)src->n_layers, total = 0;
     for (int i = 0; i < n_names; i++) {
@@ -99,6 +111,7 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
     e->masks = 7 * p->mask_gates * sizeof(float);
     e->acts = memest_acts_bytes(&p->cfg, B, p->T, p->recompute);
     e->workspace = memest_classifier_bytes(&p->cfg, B, p->T, p->cuda);
+    if (p->bf16) e->bf16 = memest_bf16_bytes(&p->cfg, B, p->T, p->cuda, p->teacher ? p->teacher_cfg.dim : 0);
     // the reference model: weights only, one block of activations at the run's micro-batch (src/run_dbl.c)
     if (p->ref_eval) {
         param_table_build(&t, &p->ref_cfg);
@@ -111,7 +124,8 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
                      memest_kd_bytes(&p->teacher_cfg, B, p->T, p->cuda, p->topk);
         param_table_free(&t);
     }
-    e->total = e->weights + e->grads + e->optim + e->masks + e->acts + e->workspace + e->reference + e->teacher;
+    e->total = e->weights + e->grads + e->optim + e->masks + e->acts + e->workspace + e->bf16 + e->reference +
+               e->teacher;
 }
 
 int memest_fit_micro_batch(const MemPlan *p, int global_batch, size_t avail) {
@@ -194,9 +208,10 @@ void memest_fmt_bytes(char *buf, size_t len, double bytes) {
     else snprintf(buf, len, "%.1f KiB", bytes / 1024.0);
 }
 
-// "weights X, grads X, optim X, [masks X,] activations X (micro-batch B x T), workspace X[, reference X]"
+// "weights X, grads X, optim X, [masks X,] activations X (micro-batch B x T), workspace X[, bf16 X][, reference X]"
 static void fmt_parts(char *buf, size_t len, const MemEstimate *e, int zero) {
-    char w[32], g[32], o[32], m[32], a[32], ws[32], r[32], te[32];
+    char w[32], g[32], o[32], m[32], a[32], ws[32], r[32], te[32], bf[32];
+    memest_fmt_bytes(bf, sizeof bf, (double)e->bf16);
     memest_fmt_bytes(w, sizeof w, (double)e->weights);
     memest_fmt_bytes(g, sizeof g, (double)e->grads);
     memest_fmt_bytes(o, sizeof o, (double)e->optim);
@@ -211,6 +226,7 @@ static void fmt_parts(char *buf, size_t len, const MemEstimate *e, int zero) {
     if (n < len)
         n += (size_t)snprintf(buf + n, len - n, "activations %s (micro-batch %d x %d), classifier chunk %s", a, e->B,
                               e->T, ws);
+    if (e->bf16 && n < len) n += (size_t)snprintf(buf + n, len - n, ", bf16 GEMM operands %s", bf);
     if (e->reference && n < len) n += (size_t)snprintf(buf + n, len - n, ", DBL reference model %s", r);
     if (e->teacher && n < len) snprintf(buf + n, len - n, ", distillation teacher %s", te);
 }

@@ -180,12 +180,21 @@ static void carry_import(ModelFileWriter *w, const char *origin) {
 }
 
 void modelfile_save(const char *path, const Model *m, const char *deck_text) {
-    modelfile_save_from(path, m, deck_text, NULL);
+    modelfile_save_from(path, m, deck_text, NULL, NULL);
 }
 
-void modelfile_save_from(const char *path, const Model *m, const char *deck_text, const char *origin) {
+void modelfile_save_from(const char *path, const Model *m, const char *deck_text, const char *origin,
+                         const char *precision) {
     ModelFileWriter *w = modelfile_begin(path, &m->cfg, deck_text);
     carry_import(w, origin);
+    char carried[16] = "";
+    if (!precision && origin && origin[0]) { // finalize: the precision its input was trained in
+        ModelConfig oc;
+        ModelFileReader *r = modelfile_open(origin, &oc);
+        if (modelfile_read_attr_string(r, "precision", carried, sizeof carried) == 0) precision = carried;
+        modelfile_close(r);
+    }
+    if (precision && strcmp(precision, "bf16") == 0) modelfile_write_attr_string(w, "precision", "bf16");
     size_t maxn = 0;
     for (int i = 0; i < m->table.n; i++)
         if (m->table.p[i].numel > maxn) maxn = m->table.p[i].numel;

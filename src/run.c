@@ -40,7 +40,8 @@ RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const Mod
     const int on_cuda = ops->is_device; // the memory estimate and the peak FLOP/s are the device's
     MemPlan plan = {.cfg = *cfg, .T = d->train_seq_len, .ranks = dist->size, .zero = d->run_zero,
                     .zero_bucket = (size_t)d->run_zero_bucket, .mask_gates = mask_gates,
-                    .cuda = on_cuda, .recompute = d->run_recompute, .topk = d->distill_topk};
+                    .cuda = on_cuda, .recompute = d->run_recompute, .topk = d->distill_topk,
+                    .bf16 = strcmp(d->run_precision, "bf16") == 0};
     // train from a pruned model with DBL against the source: the source lives beside it for the first
     // evaluation (without prune.source, dbl_run_init says so)
     if (run_ref_source_copy(d, weights_from) && d->prune_source[0]) {
@@ -50,7 +51,7 @@ RunPlan run_plan(const Dist *dist, const Deck *d, const ShearOps *ops, const Mod
     plan.teacher = distill_teacher_config(d, &plan.teacher_cfg);
     memest_run_check(&plan, dist, d->train_micro_batch, d->train_global_batch, d->path);
     RunPlan p;
-    p.peak = flops_run_peak_tflops(d->run_peak_tflops, on_cuda, p.peak_what, sizeof p.peak_what);
+    p.peak = flops_run_peak_tflops(d->run_peak_tflops, on_cuda, plan.bf16, p.peak_what, sizeof p.peak_what);
     p.flops_tok = flops_train_total_per_token(cfg, d->train_seq_len);
     return p;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shear/bf16.h"
 #include "shear/common.h"
 
 // The format is little-endian and tensors are copied as they lie in memory.
@@ -21,13 +22,9 @@
 static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
-float st_bf16_to_f32(uint16_t b) { return bits_f32((uint32_t)b << 16); }
+float st_bf16_to_f32(uint16_t b) { return bf16_to_f32(b); }
 
-uint16_t st_f32_to_bf16(float f) {
-    uint32_t u = f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); // NaN stays a (quiet) NaN
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);                  // nearest, ties to even
-}
+uint16_t st_f32_to_bf16(float f) { return bf16_from_f32(f); }
 
 float st_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;

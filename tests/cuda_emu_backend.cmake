@@ -62,6 +62,23 @@ if(SHEAR_CUDA_EMU)
                          FIXTURES_SETUP emu_prune_np${np} ENVIRONMENT "OMP_NUM_THREADS=1" TIMEOUT 900)
     list(APPEND EMU_TESTS emu_prune_np${np})
   endforeach()
+  # run.precision: bf16 on the emulated CUDA backend against the CPU backend's bf16 (both from this build), and
+  # not equal to the CUDA fp32 run
+  foreach(dev cpu cuda)
+    add_test(NAME emu_train_bf16_${dev}
+             COMMAND ${SHEAR_MPIRUN} -np 1 $<TARGET_FILE:shear> train ${CMAKE_CURRENT_SOURCE_DIR}/train/deck.yaml
+                     --set data.store=${EMU_TRAIN_DIR}/tokens.h5 --set run.out_dir=${EMU_DIR}/train_bf16_${dev}
+                     --set run.threads=1 --set run.device=${dev} --set run.precision=bf16)
+    set_tests_properties(emu_train_bf16_${dev} PROPERTIES FIXTURES_REQUIRED train_store
+                         FIXTURES_SETUP emu_train_bf16_${dev} ENVIRONMENT "OMP_NUM_THREADS=1" TIMEOUT 900)
+    list(APPEND EMU_TESTS emu_train_bf16_${dev})
+  endforeach()
+  add_test(NAME emu_train_bf16_vs_cpu
+           COMMAND bash ${EMU_SRC}/compare_backends.sh train ${EMU_DIR}/train_bf16_cpu ${EMU_DIR}/train_bf16_cuda)
+  set_tests_properties(emu_train_bf16_vs_cpu PROPERTIES
+                       FIXTURES_REQUIRED "emu_train_bf16_cpu;emu_train_bf16_cuda;emu_train_np1"
+                       ENVIRONMENT "COMPARE_TOL=1e-3;COMPARE_DIFFERS=${EMU_DIR}/train_np1")
+  list(APPEND EMU_TESTS emu_train_bf16_vs_cpu)
   add_test(NAME emu_prune_vs_cpu
            COMMAND bash ${EMU_SRC}/compare_backends.sh prune ${EMU_PRUNE_DIR}/np1 ${EMU_DIR}/prune_np2)
   set_tests_properties(emu_prune_vs_cpu PROPERTIES FIXTURES_REQUIRED "prune_np1;emu_prune_np2")

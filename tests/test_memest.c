@@ -49,9 +49,13 @@ static long status_kb(const char *field) {
 
 // teacher: NULL, or a distillation teacher of that shape (distill.h: frozen, one block of activations) whose
 // forward feeds the student's classifier_kd with top-k topk.
-static void measure(const char *name, ModelConfig c, int B, int T, int recompute, const ModelConfig *teacher, int topk) {
+// bf16: run.precision: bf16 (the GEMMs' bf16 operand copies are in the estimate).
+static void measure(const char *name, ModelConfig c, int B, int T, int recompute, const ModelConfig *teacher, int topk,
+                    int bf16) {
     const ShearOps *ops = ops_cpu();
-    MemPlan plan = {.cfg = c, .T = T, .ranks = 1, .recompute = recompute, .teacher = teacher != NULL, .topk = topk};
+    CHECK(ops->set_precision(bf16 ? SHEAR_BF16 : SHEAR_FP32) == 0, "set_precision");
+    MemPlan plan = {.cfg = c, .T = T, .ranks = 1, .recompute = recompute, .teacher = teacher != NULL, .topk = topk,
+                    .bf16 = bf16};
     if (teacher) plan.teacher_cfg = *teacher;
     MemEstimate e;
     memest_compute(&plan, B, &e);
@@ -112,12 +116,12 @@ static void measure(const char *name, ModelConfig c, int B, int T, int recompute
 // Each shape in its own process: glibc keeps freed blocks of one run for the next, which would then grow less.
 // Forked before this process starts any OpenMP threads.
 static void measure_in_child(const char *name, ModelConfig c, int B, int T, int recompute, const ModelConfig *teacher,
-                             int topk) {
+                             int topk, int bf16) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         ops_cpu_set_threads(2);
-        measure(name, c, B, T, recompute, teacher, topk);
+        measure(name, c, B, T, recompute, teacher, topk, bf16);
         fflush(stdout);
         _exit(fails ? 1 : 0);
     }
@@ -128,22 +132,26 @@ static void measure_in_child(const char *name, ModelConfig c, int B, int T, int 
 int main(void) {
     ModelConfig mha = {.dim = 256, .n_layers = 4, .n_heads = 8, .n_kv_heads = 8, .head_dim = 32,
                      .intermediate = 688, .vocab = 32000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
-    measure_in_child("MHA", mha, 4, 256, 0, NULL, 0);
+    measure_in_child("MHA", mha, 4, 256, 0, NULL, 0, 0);
     ModelConfig gqa = {.dim = 192, .n_layers = 3, .n_heads = 6, .n_kv_heads = 2, .head_dim = 48,
                      .intermediate = 512, .vocab = 8000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
-    measure_in_child("GQA", gqa, 2, 384, 0, NULL, 0);
+    measure_in_child("GQA", gqa, 2, 384, 0, NULL, 0, 0);
     // distillation: a wider, deeper teacher of the same vocabulary, full and top-k (the teacher's weights, its
     // one block of activations and classifier_kd's second chunk are in the estimate)
     ModelConfig teacher = {.dim = 320, .n_layers = 4, .n_heads = 8, .n_kv_heads = 2, .head_dim = 40,
                      .intermediate = 864, .vocab = 8000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
-    measure_in_child("KD", gqa, 2, 384, 0, &teacher, 0);
-    measure_in_child("KDk", gqa, 2, 384, 0, &teacher, 64);
+    measure_in_child("KD", gqa, 2, 384, 0, &teacher, 0, 0);
+    measure_in_child("KDk", gqa, 2, 384, 0, &teacher, 64, 0);
+    // run.precision: bf16: the GEMMs' bf16 operand copies (memest_bf16_bytes, an upper bound: the CPU frees
+    // each call's copies)
+    measure_in_child("MHAb", mha, 4, 256, 0, NULL, 0, 1);
+    measure_in_child("KDb", gqa, 2, 384, 0, &teacher, 0, 1);
     // activation recomputation: a deeper GQA model whose activations dominate, once with and once without, so
     // the estimate of both layouts is checked against the memory the process really takes
     ModelConfig deep = {.dim = 128, .n_layers = 12, .n_heads = 4, .n_kv_heads = 2, .head_dim = 32,
                      .intermediate = 384, .vocab = 2000, .rope = {.theta = 10000.0f}, .norm_eps = 1e-5f};
-    measure_in_child("deep", deep, 4, 256, 0, NULL, 0);
-    measure_in_child("rc", deep, 4, 256, 1, NULL, 0);
+    measure_in_child("deep", deep, 4, 256, 0, NULL, 0, 0);
+    measure_in_child("rc", deep, 4, 256, 1, NULL, 0, 0);
     {
         // run.recompute = 1 saves exactly (L - 1) blocks of per-layer activations (shear/memest.h)
         size_t N = 4 * 256, L = 12, d = 128, H = 4, hd = 32, kvd = 2 * 32, I = 384;

@@ -4,7 +4,8 @@
 # pre-training with dynamic batch loading, train the same shape from scratch on the same token budget, evaluate
 # every model per domain, write a summary table and plots. Paths between stages are set here (--set), so the
 # decks only hold the method's settings. Every stage is skipped when its output exists.
-# usage: pipeline.sh DECK_DIR STORE OUT_DIR   (env: SHEAR, SHEAR_RANKS)
+# usage: pipeline.sh DECK_DIR STORE OUT_DIR   (env: SHEAR, SHEAR_RANKS, PRECISION: run.precision of train and
+# prune, default the decks')
 set -euo pipefail
 [[ $# -eq 3 ]] || { echo "usage: pipeline.sh DECK_DIR STORE OUT_DIR" >&2; exit 2; }
 DECKS=$1 STORE=$2 OUT=$3
@@ -19,19 +20,21 @@ run_unless() {
   if [[ -e $out ]]; then echo "$out exists: skipped"; else "$@"; fi
 }
 S=(--set "data.store=$STORE")
+L=("${S[@]}") # the long commands': with PRECISION, their run.precision
+[[ -n ${PRECISION:-} ]] && L+=(--set "run.precision=$PRECISION")
 
 stage "pre-training the source model"
-run_unless "$OUT/source/model.h5" "${MPIRUN[@]}" "$SHEAR" train "$DECKS/train.yaml" "${S[@]}" --set "run.out_dir=$OUT/source"
+run_unless "$OUT/source/model.h5" "${MPIRUN[@]}" "$SHEAR" train "$DECKS/train.yaml" "${L[@]}" --set "run.out_dir=$OUT/source"
 stage "pruning to the target shape (masks + Lagrangian + dynamic batch loading)"
-run_unless "$OUT/prune/pruned.h5" "${MPIRUN[@]}" "$SHEAR" prune "$DECKS/prune.yaml" "${S[@]}" \
+run_unless "$OUT/prune/pruned.h5" "${MPIRUN[@]}" "$SHEAR" prune "$DECKS/prune.yaml" "${L[@]}" \
   --set "prune.source=$OUT/source/model.h5" --set "run.out_dir=$OUT/prune"
 stage "finalizing: fold the masks, cut to the dense target"
 run_unless "$OUT/sheared.h5" "$SHEAR" finalize --in "$OUT/prune/pruned.h5" --out "$OUT/sheared.h5"
 stage "continued pre-training of the sheared model (dynamic batch loading)"
-run_unless "$OUT/continue/model.h5" "${MPIRUN[@]}" "$SHEAR" train "$DECKS/continue.yaml" "${S[@]}" \
+run_unless "$OUT/continue/model.h5" "${MPIRUN[@]}" "$SHEAR" train "$DECKS/continue.yaml" "${L[@]}" \
   --set "train.init=$OUT/sheared.h5" --set "prune.source=$OUT/source/model.h5" --set "run.out_dir=$OUT/continue"
 stage "baseline: the same shape from scratch on the same token budget"
-run_unless "$OUT/scratch/model.h5" "${MPIRUN[@]}" "$SHEAR" train "$DECKS/scratch.yaml" "${S[@]}" --set "run.out_dir=$OUT/scratch"
+run_unless "$OUT/scratch/model.h5" "${MPIRUN[@]}" "$SHEAR" train "$DECKS/scratch.yaml" "${L[@]}" --set "run.out_dir=$OUT/scratch"
 
 stage "per-domain evaluation"
 mkdir -p "$OUT/eval"

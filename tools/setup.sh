@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-      libopenblas-dev libopenblas-openmp-dev libyaml-dev libcjson-dev libpcre2-dev libutf8proc-dev nodejs npm python3-torch python3-numpy python3-h5py gnuplot-nox
+      libopenblas-dev libopenblas-openmp-dev libdnnl-dev libyaml-dev libcjson-dev libpcre2-dev libutf8proc-dev nodejs npm python3-torch python3-numpy python3-h5py gnuplot-nox
       shellcheck clang libclang-rt-14-dev slurm-wlm munge)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -24,6 +24,11 @@ and mlp are the CoFi pair used in place of layer, never with it):
 The set of channels a masked RMSNorm averages over is not differentiable: it is taken from hidden != 0 (or
 from `hidden_keep` when given, which lets a finite-difference check perturb a zero gate without moving it).
 
+GEMM precision (Shear's run.precision, shear/ops.h ShearPrecision): with GEMM_BF16 set (set_gemm_bf16), every
+linear layer's product and the classifier's rounds both inputs to bf16 (round to nearest even) and multiplies in
+the parameters' dtype; its backward rounds the incoming gradient too (dinp = r(g) @ r(W), dW = r(g)^T @ r(x)),
+as Shear's bf16 GEMMs and PyTorch's bf16 autocast do. Attention, norms and the loss are not rounded.
+
 Shear model file (HDF5): root attrs format = "shear-model", format_version = 1 (int32); /config int32 attrs
 dim, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab and float64 attrs rope_theta, norm_eps; with
 rope_scaling: rope_type (string linear | llama3), rope_factor, rope_low_freq_factor, rope_high_freq_factor (float64),
@@ -162,6 +167,41 @@ def rope_cos_sin(T, hd, theta, dtype, scaling=None):
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
+GEMM_BF16 = False
+
+
+def set_gemm_bf16(on):
+    global GEMM_BF16
+    GEMM_BF16 = bool(on)
+
+
+def _bf16(t):
+    return t.to(torch.bfloat16).to(t.dtype)
+
+
+class _MatmulBf16(torch.autograd.Function):
+    """x @ w.T with both inputs, and in the backward the gradient, rounded to bf16."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        xr, wr = _bf16(x), _bf16(w)
+        ctx.save_for_backward(xr, wr)
+        return xr @ wr.T
+
+    @staticmethod
+    def backward(ctx, g):
+        xr, wr = ctx.saved_tensors
+        gr = _bf16(g)
+        gx = gr @ wr
+        gw = (gr.reshape(-1, gr.shape[-1]).T @ xr.reshape(-1, xr.shape[-1]))
+        return gx, gw
+
+
+def linear(x, w):
+    """x [..., C] @ w [OC, C]^T in the GEMM precision."""
+    return _MatmulBf16.apply(x, w) if GEMM_BF16 else x @ w.T
+
+
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
@@ -190,7 +230,7 @@ def forward(c, P, tokens, gates=None, hidden_keep=None):
     for l in range(c.n_layers):
         p = f"model.layers.{l}."
         h = rmsnorm(x, P[p + "input_layernorm.weight"], c.norm_eps, hid, hidden_keep)
-        q, k, v = (h @ P[p + f"self_attn.{n}_proj.weight"].T for n in "qkv")       # [B,T,H*hd], [B,T,G*hd] x2
+        q, k, v = (linear(h, P[p + f"self_attn.{n}_proj.weight"]) for n in "qkv")       # [B,T,H*hd], [B,T,G*hd] x2
         if c.qkv_bias:
             q, k, v = (t + P[p + f"self_attn.{n}_proj.bias"] for t, n in zip((q, k, v), "qkv"))
         q = q.view(B, T, H, hd).transpose(1, 2)                                    # [B,H,T,hd]
@@ -208,7 +248,7 @@ def forward(c, P, tokens, gates=None, hidden_keep=None):
         ctx = s.softmax(dim=-1) @ v                                                # [B,H,T,hd]
         if "head" in gates:
             ctx = ctx * gates["head"][l].repeat_interleave(n_rep).view(1, H, 1, 1)
-        a = ctx.transpose(1, 2).reshape(B, T, H * hd) @ P[p + "self_attn.o_proj.weight"].T   # [B,T,d]
+        a = linear(ctx.transpose(1, 2).reshape(B, T, H * hd), P[p + "self_attn.o_proj.weight"])   # [B,T,d]
         for name in ("layer", "head_layer"):
             if name in gates:
                 a = a * gates[name][l]
@@ -217,11 +257,11 @@ def forward(c, P, tokens, gates=None, hidden_keep=None):
         x = x + a
 
         h = rmsnorm(x, P[p + "post_attention_layernorm.weight"], c.norm_eps, hid, hidden_keep)
-        g = h @ P[p + "mlp.gate_proj.weight"].T                                     # [B,T,I]
-        u = h @ P[p + "mlp.up_proj.weight"].T                                       # [B,T,I]
+        g = linear(h, P[p + "mlp.gate_proj.weight"])                                   # [B,T,I]
+        u = linear(h, P[p + "mlp.up_proj.weight"])                                     # [B,T,I]
         if "intermediate" in gates:
             u = u * gates["intermediate"][l]
-        m = (F.silu(g) * u) @ P[p + "mlp.down_proj.weight"].T                       # [B,T,d]
+        m = linear(F.silu(g) * u, P[p + "mlp.down_proj.weight"])                     # [B,T,d]
         for name in ("layer", "mlp"):
             if name in gates:
                 m = m * gates[name][l]
@@ -229,7 +269,7 @@ def forward(c, P, tokens, gates=None, hidden_keep=None):
             m = m * hid
         x = x + m
     x = rmsnorm(x, P["model.norm.weight"], c.norm_eps, hid, hidden_keep)
-    return x @ head_weight(c, P).T                                                 # [B,T,V]
+    return linear(x, head_weight(c, P))                                               # [B,T,V]
 
 
 def lm_loss(logits, targets):

@@ -111,6 +111,7 @@ typedef struct {
     int run_zero_bucket;// floats per ZeRO-1 bucket over all ranks
     int run_watchdog;   // seconds one collective may take before the job is aborted (0 = no watchdog)
     char run_device[DECK_NAME_LEN];     // "cpu" or "cuda": the ops backend of train and prune
+    char run_precision[DECK_NAME_LEN];  // "fp32" or "bf16": the GEMMs' arithmetic (ShearOps.set_precision)
     int run_recompute;  // 1 = activation recomputation per block (shear/model.h model_set_recompute)
 
     // the verbatim text of the deck and where it came from: stored in every output

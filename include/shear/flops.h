@@ -56,9 +56,10 @@ double flops_gpu_peak_tflops(int cc_major, int cc_minor, int sm_count, int clock
                              const char **what);
 
 // The peak per rank that MFU divides by: run.peak_tflops when > 0; else on the CUDA backend the current
-// device's fp32 peak (the backend's matmuls are fp32 cuBLAS with TF32 off: kernels/cuda/cuda_backend.cu); else 0
-// (CPU: no MFU). what gets where it came from ("run.peak_tflops", "A100 fp32", ...).
-double flops_run_peak_tflops(double deck_peak, int cuda, char *what, size_t whatlen);
+// device's fp32 peak (the backend's matmuls are fp32 cuBLAS with TF32 off: kernels/cuda/cuda_backend.cu), or its
+// bf16 tensor-core peak with bf16 = 1 (run.precision: bf16); else 0 (CPU: no MFU). what gets where it came from
+// ("run.peak_tflops", "A100 fp32", "H100 SXM bf16", ...).
+double flops_run_peak_tflops(double deck_peak, int cuda, int bf16, char *what, size_t whatlen);
 // The progress line's piece: "0.0123 TFLOP/s/rank" and, when peak > 0, " | MFU 41.5%" (mfu = tflops / peak).
 void flops_fmt_progress(char *buf, size_t len, double tflops, double peak);
 

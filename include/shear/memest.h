@@ -16,6 +16,10 @@
 //            4 N (L - 1) (5 d + 3 H hd + 2 Hkv hd + 4 I + H + 2)
 //   workspace the classifier's chunk of logits: min(N, max(cap / V, rows_min)) x V floats + a double per row
 //            (CPU: cap 2^22 floats, at least 64 rows; CUDA: cap 2^24 floats, at least 1 row)
+//   bf16     run.precision: bf16, the bf16 copies of GEMM operands alive at once (an upper bound for both
+//            backends: the CPU's are per call, CUDA's grow-only slots): 2 bytes x (A + B + shared + V d [+ V td])
+//            with A = max(N wide, chunk d), B = max(wmax, N wide), shared = max(N wide, chunk V), wide = max(d,
+//            H hd, I), wmax = max(H hd, I) d (memest_bf16_bytes)
 //   teacher  distillation (distill.teacher): its weights 4 P_t (no grads, no optimizer state), its activations
 //            with recompute at micro-batch x seq_len (model_alloc_acts after model_set_recompute(1)), and the
 //            classifier_kd extra of memest_kd_bytes: a second [chunk, V] block for the teacher's logits, a
@@ -45,6 +49,7 @@ typedef struct {
     ModelConfig ref_cfg;
     int cuda;            // 1 = CUDA backend (its classifier chunk), 0 = CPU
     int recompute;       // run.recompute: 1 = per-layer activations of one block only (model_set_recompute)
+    int bf16;            // run.precision: bf16 (the GEMMs' bf16 operand copies)
     int teacher;         // 1 = a distillation teacher of shape teacher_cfg runs forward (shear/distill.h)
     ModelConfig teacher_cfg;
     int topk;            // distill.topk
@@ -52,11 +57,13 @@ typedef struct {
 
 typedef struct {
     int B, T;            // micro-batch of the estimate
-    size_t weights, grads, optim, masks, acts, workspace, reference, teacher, total; // bytes per rank
+    size_t weights, grads, optim, masks, acts, workspace, bf16, reference, teacher, total; // bytes per rank
 } MemEstimate;
 
 // Bytes of model_alloc_acts(B, T) for this shape, with model_set_recompute(recompute) before it.
 size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int recompute);
+// Bytes of the bf16 GEMM operand copies of run.precision: bf16 (see above); teacher_dim 0 = no teacher.
+size_t memest_bf16_bytes(const ModelConfig *c, int B, int T, int cuda, int teacher_dim);
 // Bytes of the classifier's chunk of logits for N = B T rows on the CPU (cuda = 0) or CUDA backend.
 size_t memest_classifier_bytes(const ModelConfig *c, int B, int T, int cuda);
 // Gates of the named masks (prune.masks) of a source shape: layer/head_layer/mlp L, head L Hkv,

@@ -15,6 +15,8 @@
 //   /                   attrs tokenizer (file name of the tokenizer.json copied next to the model file),
 //                       tokenizer_hash ("fnv1a64:<16 hex>" of its bytes), max_position_embeddings (int),
 //                       bos_token_id (int), eos_token_ids ("2" or "128001,128008,128009")
+// Written by `shear train` / `shear prune` with run.precision: bf16 (and carried by `shear finalize`):
+//   /                   attr precision = "bf16": `shear export` writes every tensor in bf16 unless --dtype says
 // Checkpoints (issue "checkpoints") use the same layout plus the training state.
 #ifndef SHEAR_MODELFILE_H
 #define SHEAR_MODELFILE_H
@@ -30,7 +32,10 @@ void modelfile_save(const char *path, const Model *m, const char *deck_text);
 // modelfile_save, carrying what `shear import` recorded in the model file `origin` (NULL or "": nothing): its
 // bos/eos ids, max_position_embeddings and tokenizer (ORIGIN.tokenizer.json copied beside PATH, hash checked),
 // so a model pruned, finalized or trained from an imported one exports with the source's text interface.
-void modelfile_save_from(const char *path, const Model *m, const char *deck_text, const char *origin);
+// precision: the run.precision the weights were trained in ("fp32", "bf16"); NULL: origin's (finalize). A bf16
+// one is recorded as the root attr precision = "bf16", and `shear export` then writes bf16 by default.
+void modelfile_save_from(const char *path, const Model *m, const char *deck_text, const char *origin,
+                         const char *precision);
 // <model without .h5>.tokenizer.json: where import puts a model's tokenizer, next to the model file
 void modelfile_tokenizer_path(const char *model_path, char *out, size_t len);
 // Copies src to dst (through dst.tmp); hash [32] gets "fnv1a64:<hex>" of the bytes. modelfile_file_hash: the same

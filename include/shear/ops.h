@@ -38,6 +38,13 @@ typedef struct ShearKD {
 // The host's fatal-error function: prints msg with file:line, ends the process (and the job), never returns.
 typedef void (*ShearFatalFn)(const char *file, int line, const char *msg);
 
+// The arithmetic of the GEMMs (run.precision). Rounding points of SHEAR_BF16, the same on every backend: both
+// inputs of every matrix product of matmul_fwd / matmul_bwd / classifier / classifier_kd (weights, activations,
+// the logits' gradient) are rounded to bf16 (round to nearest even, shear/bf16.h); the products are exact in
+// fp32, accumulated in fp32 and written in fp32. Everything else (attention, norms, RoPE, SwiGLU, gates,
+// softmax, the loss, AdamW) stays fp32, and so do every buffer and the gradients.
+typedef enum { SHEAR_FP32 = 0, SHEAR_BF16 = 1 } ShearPrecision;
+
 typedef struct ShearOps {
     const char *name; // "cpu" or "cuda"
 
@@ -58,6 +65,8 @@ typedef struct ShearOps {
     // registers the host's fatal-error function, called on any backend error (CUDA, cuBLAS, a bad shape);
     // without one the backend prints the message and exits with status 1
     void (*set_fatal)(ShearFatalFn die);
+    // the GEMMs' precision from here on (default SHEAR_FP32); returns 0, or -1 when the backend cannot do it
+    int (*set_precision)(ShearPrecision p);
 
     // ---- memory: every buffer a model uses comes from here ----
     void *(*alloc)(size_t bytes);                                  // zero-filled; dies on failure
@@ -93,7 +102,7 @@ typedef struct ShearOps {
     void (*rmsnorm_bwd)(float *dinp, float *dw, float *dz, const float *dout, const float *inp,
                         const float *w, const float *z, const float *rstd, size_t N, int d);
 
-    // ---- linear layers (no bias) ----
+    // ---- linear layers (no bias); in the precision of set_precision ----
     // out[N,OC] = inp[N,C] @ w[OC,C]^T
     void (*matmul_fwd)(float *out, const float *inp, const float *w, size_t N, int C, int OC);
     // dinp[N,C] += dout[N,OC] @ w;  dw[OC,C] += dout^T @ inp

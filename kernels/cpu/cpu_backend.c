@@ -121,6 +121,7 @@ void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
 static const ShearOps cpu_ops_table = {
     .name = "cpu",
     .set_fatal = kernel_set_fatal,
+    .set_precision = cpu_set_precision,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_upload,

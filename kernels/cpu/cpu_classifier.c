@@ -142,15 +142,18 @@ static double classify(float *dx, float *dw, float *row_loss, float *logits_out,
     int *heap_i = k ? cpu_scratch(chunk * (size_t)k * sizeof(int)) : NULL;            // [chunk, k]
     double *loss = cpu_scratch(2 * chunk * sizeof(double));                           // [2, chunk] lm, kd
     double total = 0.0, kd_total = 0.0;
+    // bf16 precision: each head rounded once for every chunk (NULL in fp32)
+    uint16_t *wh = cpu_bf16_copy(w, (size_t)V * (size_t)d);                          // [V, d]
+    uint16_t *twh = kd ? cpu_bf16_copy(kd->tw, (size_t)V * (size_t)kd->td) : NULL;  // [V, td]
     for (size_t start = 0; start < N; start += chunk) {
         size_t rows = N - start < chunk ? N - start : chunk;
         const float *xc = x + start * (size_t)d; // [rows, d]
         // block[rows, V] = xc[rows, d] @ w[V, d]^T
-        cpu_sgemm(0, 1, rows, (size_t)V, (size_t)d, 1.0f, xc, (size_t)d, w, (size_t)d, 0.0f, block, (size_t)V);
+        cpu_gemm(0, 1, rows, (size_t)V, (size_t)d, 1.0f, xc, NULL, (size_t)d, w, wh, (size_t)d, 0.0f, block, (size_t)V);
         // tblock[rows, V] = tx[rows, td] @ tw[V, td]^T
         if (kd) {
-            cpu_sgemm(0, 1, rows, (size_t)V, (size_t)kd->td, 1.0f, kd->tx + start * (size_t)kd->td, (size_t)kd->td,
-                      kd->tw, (size_t)kd->td, 0.0f, tblock, (size_t)V);
+            cpu_gemm(0, 1, rows, (size_t)V, (size_t)kd->td, 1.0f, kd->tx + start * (size_t)kd->td, NULL,
+                     (size_t)kd->td, kd->tw, twh, (size_t)kd->td, 0.0f, tblock, (size_t)V);
         }
         if (logits_out) memcpy(logits_out + start * (size_t)V, block, rows * (size_t)V * sizeof(float));
         int scored = 0;
@@ -195,14 +198,20 @@ static double classify(float *dx, float *dw, float *row_loss, float *logits_out,
             if (row_loss) row_loss[start + r] = (float)loss[r];
         }
         if (!want_grad || scored == 0) continue;
+        uint16_t *bh = dx && dw ? cpu_bf16_copy(block, rows * (size_t)V) : NULL; // [rows, V] bf16: once for both
         // dx[rows, d] += dlogits[rows, V] @ w[V, d]
         if (dx) {
-            cpu_sgemm(0, 0, rows, (size_t)d, (size_t)V, 1.0f, block, (size_t)V, w, (size_t)d, 1.0f,
-                      dx + start * (size_t)d, (size_t)d);
+            cpu_gemm(0, 0, rows, (size_t)d, (size_t)V, 1.0f, block, bh, (size_t)V, w, wh, (size_t)d, 1.0f,
+                     dx + start * (size_t)d, (size_t)d);
         }
         // dw[V, d] += dlogits[rows, V]^T @ xc[rows, d]
-        if (dw) cpu_sgemm(1, 0, (size_t)V, (size_t)d, rows, 1.0f, block, (size_t)V, xc, (size_t)d, 1.0f, dw, (size_t)d);
+        if (dw)
+            cpu_gemm(1, 0, (size_t)V, (size_t)d, rows, 1.0f, block, bh, (size_t)V, xc, NULL, (size_t)d, 1.0f, dw,
+                     (size_t)d);
+        free(bh);
     }
+    free(wh);
+    free(twh);
     if (kd_sum) *kd_sum = kd_total;
     free(block);
     free(tblock);

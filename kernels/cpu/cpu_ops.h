@@ -46,6 +46,15 @@ void cpu_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp,
 // C[M,Nc] = alpha * op(A) @ op(B) + beta * C, row-major; dies when a size does not fit BLAS's int.
 void cpu_sgemm(int transA, int transB, size_t M, size_t Nc, size_t K, float alpha, const float *A, size_t lda,
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
+// ---- cpu_gemm_bf16.c: the GEMMs' precision (run.precision) ----
+int cpu_set_precision(ShearPrecision p);
+ShearPrecision cpu_precision(void);
+// A bf16 copy of x[n] (a cpu_scratch buffer, freed by the caller) in bf16 precision; NULL in fp32.
+uint16_t *cpu_bf16_copy(const float *x, size_t n);
+// cpu_sgemm in the backend's precision. In bf16, A and B are rounded to bf16 (Ah / Bh: their bf16 copies made
+// ahead by cpu_bf16_copy, so an operand used many times is rounded once; NULL: rounded here).
+void cpu_gemm(int tA, int tB, size_t M, size_t N, size_t K, float alpha, const float *A, const uint16_t *Ah,
+              size_t lda, const float *B, const uint16_t *Bh, size_t ldb, float beta, float *C, size_t ldc);
 
 // ---- cpu_pointwise.c: rotary embedding, gates, SwiGLU ----
 void cpu_rope_fwd(float *x, size_t B, int T, int nh, int hd, const ShearRope *rope);

@@ -157,6 +157,7 @@ static const ShearOps cuda_ops_table = {
     .version_info = cuda_version_info,
     .stream = cuda_stream_handle,
     .set_fatal = kernel_set_fatal,
+    .set_precision = cuda_set_precision,
     .alloc = cuda_alloc,
     .free = cuda_free,
     .upload = cuda_upload,

@@ -10,10 +10,6 @@
 
 #include "cuda_common.cuh"
 
-// Row-major gemm on cuBLAS (cuda_matmul.cu), shared with the linear layers.
-void cuda_gemm_rm(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
-                  const float *B, size_t ldb, float beta, float *C, size_t ldc);
-
 // At most 64 MiB of logits per chunk: with V = 32000 that is 524 rows, enough for cuBLAS to run at speed, and
 // small next to the activations of the model. classifier_kd holds two such blocks (student and teacher).
 #define CLS_BLOCK_FLOATS ((size_t)1 << 24)
@@ -264,11 +260,16 @@ static double classify(float *dx, float *dw, float *row_loss, float *logits_out,
     CUDA_CHECK(cudaMemsetAsync(&ws_result->bad_row, 0xff, sizeof(unsigned long long), st));
     const int k = kd && kd->topk > 0 && kd->topk < V ? kd->topk : 0; // topk = V is the full vocabulary
 
+    // bf16 precision: each head rounded once for every chunk (NULL in fp32)
+    const __nv_bfloat16 *wh = cuda_bf16_copy(CUDA_SCRATCH_BF16_HEAD, w, (size_t)V * (size_t)d);      // [V, d]
+    const __nv_bfloat16 *twh = kd ? cuda_bf16_copy(CUDA_SCRATCH_BF16_THEAD, kd->tw, (size_t)V * (size_t)kd->td)
+                                  : NULL;                                                           // [V, td]
     for (size_t start = 0; start < N; start += chunk) {
         const size_t rows = N - start < chunk ? N - start : chunk;
         const float *xc = x + start * (size_t)d; // [rows, d]
         // block[rows, V] = xc[rows, d] @ w[V, d]^T
-        cuda_gemm_rm(0, 1, rows, (size_t)V, (size_t)d, 1.0f, xc, (size_t)d, w, (size_t)d, 0.0f, ws_block, (size_t)V);
+        cuda_gemm_rm(0, 1, rows, (size_t)V, (size_t)d, 1.0f, xc, NULL, (size_t)d, w, wh, (size_t)d, 0.0f, ws_block,
+                     (size_t)V);
         if (logits_out) {
             CUDA_CHECK(cudaMemcpyAsync(logits_out + start * (size_t)V, ws_block, rows * (size_t)V * sizeof(float),
                                        cudaMemcpyDeviceToDevice, st));
@@ -276,8 +277,8 @@ static double classify(float *dx, float *dw, float *row_loss, float *logits_out,
         if (kd) {
             const size_t td = (size_t)kd->td;
             // tblock[rows, V] = tx[rows, td] @ tw[V, td]^T
-            cuda_gemm_rm(0, 1, rows, (size_t)V, td, 1.0f, kd->tx + start * td, td, kd->tw, td, 0.0f, ws_tblock,
-                         (size_t)V);
+            cuda_gemm_rm(0, 1, rows, (size_t)V, td, 1.0f, kd->tx + start * td, NULL, td, kd->tw, twh, td, 0.0f,
+                         ws_tblock, (size_t)V);
             CUDA_LAUNCH(kd_softmax_kernel, (unsigned)rows, CLS_THREADS, 0, st, ws_block, ws_tblock, ws_loss + start,
                         ws_kd_loss + start, targets + start, V, want_grad, dscale, kd->alpha, kd->temperature,
                         1.0f / kd->temperature, k, start, ws_result);
@@ -287,15 +288,17 @@ static double classify(float *dx, float *dw, float *row_loss, float *logits_out,
         }
         CUDA_LAUNCH_CHECK();
         if (!want_grad) continue;
+        // [rows, V] bf16: the dlogits rounded once for both products
+        const __nv_bfloat16 *bh = dx && dw ? cuda_bf16_copy(CUDA_SCRATCH_BF16_SHARED, ws_block, rows * (size_t)V) : NULL;
         // dx[rows, d] += dlogits[rows, V] @ w[V, d]
         if (dx) {
-            cuda_gemm_rm(0, 0, rows, (size_t)d, (size_t)V, 1.0f, ws_block, (size_t)V, w, (size_t)d, 1.0f,
+            cuda_gemm_rm(0, 0, rows, (size_t)d, (size_t)V, 1.0f, ws_block, bh, (size_t)V, w, wh, (size_t)d, 1.0f,
                          dx + start * (size_t)d, (size_t)d);
         }
         // dw[V, d] += dlogits[rows, V]^T @ xc[rows, d]
         if (dw) {
-            cuda_gemm_rm(1, 0, (size_t)V, (size_t)d, rows, 1.0f, ws_block, (size_t)V, xc, (size_t)d, 1.0f, dw,
-                         (size_t)d);
+            cuda_gemm_rm(1, 0, (size_t)V, (size_t)d, rows, 1.0f, ws_block, bh, (size_t)V, xc, NULL, (size_t)d, 1.0f,
+                         dw, (size_t)d);
         }
     }
     CUDA_LAUNCH(cls_sum_kernel, 1, CLS_SUM_THREADS, 0, st, ws_loss, N, &ws_result->total);

@@ -14,6 +14,7 @@
 
 #include <cublasLt.h>
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include "../fatal/kernel_fatal.h"
@@ -121,9 +122,24 @@ enum {
     CUDA_SCRATCH_ATTENTION,     // cuda_attention.cu
     CUDA_SCRATCH_MATMUL,        // cuda_matmul.cu (cuBLASLt workspace)
     CUDA_SCRATCH_CLASSIFIER,    // cuda_classifier.cu (logit chunks)
+    CUDA_SCRATCH_BF16_A,        // cuda_matmul.cu: bf16 copies of the GEMM operands (run.precision: bf16)
+    CUDA_SCRATCH_BF16_B,
+    CUDA_SCRATCH_BF16_SHARED,   // an operand two GEMMs share: matmul_bwd's dout, the classifier's dlogits
+    CUDA_SCRATCH_BF16_HEAD,     // the classifier's head, rounded once per call
+    CUDA_SCRATCH_BF16_THEAD,    // the distillation teacher's head
     CUDA_SCRATCH_SLOTS
 };
 void *cuda_scratch(int slot, size_t bytes);
+
+// ---- the GEMMs' precision (cuda_matmul.cu; ShearOps.set_precision: cuda_set_precision) ----
+// bf16 precision: x[n] rounded to bf16 (round to nearest even) into scratch `slot`; NULL in fp32.
+const __nv_bfloat16 *cuda_bf16_copy(int slot, const float *x, size_t n);
+// Row-major C[M,N] = alpha op(A) op(B) + beta C in the backend's precision (A [M,K] or [K,M] when transA, row
+// length lda; B likewise). In bf16 A and B are rounded (Ah / Bh: bf16 copies made ahead by cuda_bf16_copy, NULL:
+// rounded here) and multiplied with fp32 accumulation into the fp32 C.
+void cuda_gemm_rm(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A,
+                  const __nv_bfloat16 *Ah, size_t lda, const float *B, const __nv_bfloat16 *Bh, size_t ldb, float beta,
+                  float *C, size_t ldc);
 
 // Device to host copy on the backend stream, waiting for it (and for everything queued before it).
 void cuda_to_host(void *dst_host, const void *src, size_t bytes);

@@ -64,6 +64,7 @@ void cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, cons
 void cuda_attention_cached_fwd(float *out, const float *q, const float *kc, const float *vc, int n, int pos0, int H,
                                int Hkv, int hd);
 // cuda_matmul.cu
+int cuda_set_precision(ShearPrecision p);
 void cuda_matmul_fwd(float *out, const float *inp, const float *w, size_t N, int C, int OC);
 void cuda_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w, size_t N, int C,
                      int OC);

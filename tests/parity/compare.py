@@ -30,6 +30,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import ref_llama as ref  # noqa: E402
 
 TOL = 1e-4
+# bf16 GEMMs (/train gemm_bf16 = 1): the reference rounds the same inputs, but an input that lies within the C
+# model's fp32 error of a bf16 rounding boundary rounds the other way (2^-9 of that element), and the difference
+# grows from layer to layer and step to step: two correct fp32 implementations of the same rounding points
+# differ by what the float32 reference reaches ("fp32 ref": up to 1e-2 after 3 layers and 10 steps) or, where it
+# happens to flip nothing, by a few flips (seen up to 8e-4 on one gradient). So each check's bound is
+# BF16_FACTOR times the float32 reference's error, at least BF16_FLOOR: a missed rounding point (fp32 GEMMs
+# against this reference: 2e-3 on the logits, 6e-3 on gradients, where the float32 reference is at 1e-7) fails.
+BF16_FACTOR = 3.0
+BF16_FLOOR = 1e-3
 
 
 def rel_err(got, want):
@@ -75,6 +84,10 @@ def main():
         sys.exit("usage: compare.py case.h5 out.h5")
     case, out = sys.argv[1], sys.argv[2]
     try:
+        with h5py.File(case, "r") as f:
+            bf16 = bool(f["train"].attrs.get("gemm_bf16", 0))
+        ref.set_gemm_bf16(bf16)
+
         want, names, gate_names = reference(case, torch.float64)
         want32, _, _ = reference(case, torch.float32)
     except (OSError, KeyError, ValueError) as e:
@@ -110,7 +123,7 @@ def main():
                 continue
             r, m = rel_err(got, w)
             r32, _ = rel_err(want32[key], w)
-            ok = r < TOL
+            ok = r < (max(BF16_FLOOR, BF16_FACTOR * r32) if bf16 else TOL)
             passed += ok
             failed += not ok
             print(f"{'PASS' if ok else 'FAIL'} {label} rel {r:.2e} max_abs {m:.2e} (fp32 ref rel {r32:.2e})")

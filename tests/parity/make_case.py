@@ -135,6 +135,8 @@ def main():
     ap.add_argument("--qk-norm", action="store_true", help="q_norm / k_norm over head_dim before RoPE (Qwen3)")
     ap.add_argument("--tie", action="store_true", help="tied embedding: no lm_head.weight (Llama 3.2, small Qwen)")
     ap.add_argument("--sliding-window", type=int, default=0, help="attention window, >= --seq (default: none)")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="the GEMMs' precision (run.precision): bf16 rounds every GEMM input (ref_llama.linear)")
     ap.add_argument("--model-type", choices=ref.MODEL_TYPES,
                     help="/config model_type (default: from the features, see above)")
     a = ap.parse_args()
@@ -157,6 +159,7 @@ def main():
     P = random_params(c, rng)
     tokens, targets = random_batch(c, a.batch, a.seq, rng)
     gates = random_gates(c, rng, a.gates) if a.gates else None
+    ref.set_gemm_bf16(a.precision == "bf16")
     clip, g0, norms = choose_grad_clip(c, P, torch.from_numpy(tokens), torch.from_numpy(targets), gates)
 
     with h5py.File(a.out, "w") as f:
@@ -168,6 +171,7 @@ def main():
             t.attrs[k] = np.float64(v)
         t.attrs["grad_clip"] = np.float64(clip)
         t.attrs["steps"] = np.int32(STEPS)
+        t.attrs["gemm_bf16"] = np.int32(a.precision == "bf16")
         if gates:
             for n, v in gates.items():
                 f.create_dataset("gates/" + n, data=v.numpy())

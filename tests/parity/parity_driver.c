@@ -54,6 +54,12 @@ int main(int argc, char **argv) {
                 !h5_attr_read_double(tr, "beta2", &b2) && !h5_attr_read_double(tr, "eps", &eps) &&
                 !h5_attr_read_double(tr, "weight_decay", &wd) && !h5_attr_read_double(tr, "grad_clip", &clip) &&
                 !h5_attr_read_int(tr, "steps", &steps), "case file: /train attributes incomplete");
+    int64_t gemm_bf16 = 0; // optional: the GEMMs' precision (make_case.py --precision)
+    if (H5Aexists(tr, "gemm_bf16") > 0) SHEAR_CHECK(!h5_attr_read_int(tr, "gemm_bf16", &gemm_bf16), "case file: /train gemm_bf16");
+    // PARITY_GEMM_FP32=1 runs fp32 GEMMs on a bf16 case: the check that compare.py catches a missed rounding
+    const char *force = getenv("PARITY_GEMM_FP32");
+    if (force && strcmp(force, "1") == 0) gemm_bf16 = 0;
+    SHEAR_CHECK(ops->set_precision(gemm_bf16 ? SHEAR_BF16 : SHEAR_FP32) == 0, "the CPU backend refused bf16 GEMMs");
     H5Gclose(tr);
 
     // gates (optional): device buffers for z and their gradients

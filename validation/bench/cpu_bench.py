@@ -9,10 +9,13 @@ optimizer); PyTorch's is time.perf_counter around the same work. Medians over th
 variants run in alternation for --rounds rounds and each keeps its fastest median: on a shared machine, the
 least-disturbed measurement (every round's numbers go to the JSON too).
 
+With --bf16 Shear's train and prune steps with run.precision: bf16 (bf16 GEMM inputs, fp32 accumulation) run in
+the same alternation and the JSON gets bf16/fp32 step-time ratios.
+
 With --shear-before OLD (another build of Shear, e.g. the commit before a redesign) its train and prune steps run
 in the same alternation and the JSON gets after/before step-time ratios: a before/after check from one run.
 
-usage: cpu_bench.py --shear build/shear [--shear-before OLD/shear] [--threads 2] [--dim 256 ...] [--out results.json]
+usage: cpu_bench.py --shear build/shear [--bf16] [--shear-before OLD/shear] [--threads 2] [--dim 256 ...] [--out results.json]
 """
 import argparse
 import json
@@ -34,6 +37,7 @@ import ref_masks  # noqa: E402
 ap = argparse.ArgumentParser()
 ap.add_argument("--shear", required=True)
 ap.add_argument("--shear-before", default="", help="an older Shear build timed in the same rounds")
+ap.add_argument("--bf16", action="store_true", help="also time Shear's steps with run.precision: bf16")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--dim", type=int, default=256)
 ap.add_argument("--layers", type=int, default=4)
@@ -71,9 +75,9 @@ run: {{threads: {a.threads}, log_every: 1000}}
 env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
 
 
-def shear_step_s(cmd, run, shear=None):
-    subprocess.run([shear or a.shear, cmd, deck, "--set", f"run.out_dir={run}", "--set", f"prune.source={tmp}/train0/model.h5"],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+def shear_step_s(cmd, run, shear=None, precision="fp32"):
+    subprocess.run([shear or a.shear, cmd, deck, "--set", f"run.out_dir={run}", "--set", f"prune.source={tmp}/train0/model.h5",
+                    "--set", f"run.precision={precision}"], check=True, env=env, stdout=subprocess.DEVNULL)
     steps = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl")) if '"event":"step"' in l]
     return statistics.median(s["step_s"] for s in steps[a.warmup:])
 
@@ -131,6 +135,9 @@ rounds = []
 for r in range(a.rounds):
     rounds.append({"shear_train": shear_step_s("train", f"{tmp}/train{r}"), "torch_train": torch_steps(False),
                    "shear_prune": shear_step_s("prune", f"{tmp}/prune{r}"), "torch_prune": torch_steps(True)})
+    if a.bf16:
+        rounds[-1]["bf16_train"] = shear_step_s("train", f"{tmp}/bf16_train{r}", precision="bf16")
+        rounds[-1]["bf16_prune"] = shear_step_s("prune", f"{tmp}/bf16_prune{r}", precision="bf16")
     if a.shear_before:
         rounds[-1]["before_train"] = shear_step_s("train", f"{tmp}/before_train{r}", a.shear_before)
         rounds[-1]["before_prune"] = shear_step_s("prune", f"{tmp}/before_prune{r}", a.shear_before)
@@ -146,6 +153,10 @@ res = {"shape": {"dim": a.dim, "layers": a.layers, "heads": a.heads, "kv_heads":
                  "torch_train": tok / torch_train, "torch_prune": tok / torch_prune},
        "train_speedup_vs_torch": torch_train / shear_train, "prune_speedup_vs_torch": torch_prune / shear_prune,
        "prune_overhead": shear_prune / shear_train, "rounds_step_s": rounds}
+if a.bf16:
+    res["tok_s"].update({"bf16_train": tok / best["bf16_train"], "bf16_prune": tok / best["bf16_prune"]})
+    res["bf16_train_step_over_fp32"] = best["bf16_train"] / shear_train
+    res["bf16_prune_step_over_fp32"] = best["bf16_prune"] / shear_prune
 if a.shear_before:
     res["before"] = a.shear_before
     res["train_step_after_over_before"] = shear_train / best["before_train"]
@@ -157,6 +168,9 @@ for k, v in res["tok_s"].items():
 print(f"  train: shear / pytorch = {res['train_speedup_vs_torch']:.2f}x")
 print(f"  prune: shear / pytorch = {res['prune_speedup_vs_torch']:.2f}x")
 print(f"  mask overhead: shear prune step = {res['prune_overhead']:.2f}x a plain training step")
+if a.bf16:
+    print(f"  run.precision bf16 / fp32 step time: train {res['bf16_train_step_over_fp32']:.3f}x, "
+          f"prune {res['bf16_prune_step_over_fp32']:.3f}x")
 if a.shear_before:
     print(f"  step time, this build / {a.shear_before}: train {res['train_step_after_over_before']:.3f}x, "
           f"prune {res['prune_step_after_over_before']:.3f}x")

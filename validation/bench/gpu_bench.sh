@@ -25,6 +25,7 @@
 #   STEPS         Shear steps per case (default 4; the first is not counted); torch: STEPS timed after 2 warm-up
 #   MICRO_BATCH   sequences per step (default 1; one micro-batch per step, one rank)
 #   PRUNE_LAYERS  source layer counts to try for prune7b, e.g. "16 12 8" (default 8); each is its own row
+#   PRECISIONS    Shear's run.precision values, each its own row (default "fp32 bf16")
 #   TORCH=0       skip the PyTorch rows;   PY  python with torch, h5py, numpy (default python3)
 #   WORK          scratch folder (default /tmp/shear-bench; holds the store, the source model and the runs)
 set -u
@@ -38,6 +39,7 @@ CASES=${CASES:-c1.3b c2.7b prune7b}
 STEPS=${STEPS:-4}
 MICRO=${MICRO_BATCH:-1}
 PRUNE_LAYERS=${PRUNE_LAYERS:-8}
+PRECISIONS=${PRECISIONS:-fp32 bf16}
 TORCH=${TORCH:-1}
 PY=${PY:-python3}
 WORK=${WORK:-/tmp/shear-bench}
@@ -48,6 +50,9 @@ REPORT=$HERE/gpu_bench_report.py
 die() { echo "gpu_bench: $*" >&2; exit 1; }
 [ -x "$SHEAR" ] || die "SHEAR=$SHEAR is not an executable (build Shear first, or set SHEAR=path/to/shear)"
 case $DEVICE in cuda | cpu) ;; *) die "DEVICE=$DEVICE: expected cuda or cpu" ;; esac
+for p in $PRECISIONS; do
+    case $p in fp32 | bf16) ;; *) die "PRECISIONS: unknown precision '$p', expected fp32 and/or bf16" ;; esac
+done
 { [[ $STEPS =~ ^[0-9]+$ ]] && [ "$STEPS" -ge 2 ]; } || die "STEPS=$STEPS: expected an integer >= 2 (the first step is not timed)"
 { [[ $MICRO =~ ^[0-9]+$ ]] && [ "$MICRO" -ge 1 ]; } || die "MICRO_BATCH=$MICRO: expected a positive integer"
 for c in $CASES; do
@@ -90,31 +95,34 @@ shape_str() { # dim layers heads intermediate
     echo "d$1 L$2 H$3 I$4 V$VOCAB T$SEQ B$MICRO"
 }
 
-# shear_case CASE SHAPE COMMAND DECK [--set ...]: one Shear run, one row (or a row naming the failure)
+# shear_case CASE SHAPE COMMAND DECK [--set ...]: one Shear run per precision of PRECISIONS, one row each (or a
+# row naming the failure)
 shear_case() {
-    local case=$1 shape=$2 cmd=$3 deck=$4
+    local case=$1 shape=$2 cmd=$3 deck=$4 prec
     shift 4
     local dir=$WORK/run-$case
-    rm -rf "$dir"
-    say "## $case: shear $cmd ($shape)"
-    # shellcheck disable=SC2086  # MPIRUN is a command prefix of several words
-    $MPIRUN "$SHEAR" "$cmd" "$deck" --set "run.out_dir=$dir" --set "run.device=$DEVICE" --set "data.store=$STORE" \
-        --set "data.domains=[cc]" --set "data.proportions=[1]" --set "train.steps=$STEPS" \
-        --set "train.seq_len=$SEQ" --set "train.micro_batch=$MICRO" --set "train.global_batch=$MICRO" \
-        "$@" >"$WORK/shear.out" 2>&1
-    local rc=$?
-    cat "$WORK/shear.out" >>"$LOG"
-    if [ $rc -eq 0 ] && [ -s "$dir/metrics.jsonl" ]; then
-        "$PY" "$REPORT" shear "$dir/metrics.jsonl" --case "$case" --shape "$shape" --impl "shear $cmd" \
-            --dtype fp32 >>"$ROWS" 2>>"$LOG" || say "   could not parse $dir/metrics.jsonl"
-    else
-        local why="failed (rc $rc)"
-        grep -qi "out of memory" "$WORK/shear.out" && why="failed (rc $rc; out of memory in the log)"
-        say "   shear $cmd $why; last lines:"
-        tail -5 "$WORK/shear.out"
-        "$PY" "$REPORT" fail --case "$case" --shape "$shape" --impl "shear $cmd" --dtype fp32 --error "$why" >>"$ROWS"
-    fi
-    rm -rf "$dir"
+    for prec in $PRECISIONS; do
+        rm -rf "$dir"
+        say "## $case: shear $cmd run.precision $prec ($shape)"
+        # shellcheck disable=SC2086  # MPIRUN is a command prefix of several words
+        $MPIRUN "$SHEAR" "$cmd" "$deck" --set "run.out_dir=$dir" --set "run.device=$DEVICE" --set "data.store=$STORE" \
+            --set "data.domains=[cc]" --set "data.proportions=[1]" --set "train.steps=$STEPS" \
+            --set "train.seq_len=$SEQ" --set "train.micro_batch=$MICRO" --set "train.global_batch=$MICRO" \
+            --set "run.precision=$prec" "$@" >"$WORK/shear.out" 2>&1
+        local rc=$?
+        cat "$WORK/shear.out" >>"$LOG"
+        if [ $rc -eq 0 ] && [ -s "$dir/metrics.jsonl" ]; then
+            "$PY" "$REPORT" shear "$dir/metrics.jsonl" --case "$case" --shape "$shape" --impl "shear $cmd" \
+                --dtype "$prec" >>"$ROWS" 2>>"$LOG" || say "   could not parse $dir/metrics.jsonl"
+        else
+            local why="failed (rc $rc)"
+            grep -qi "out of memory" "$WORK/shear.out" && why="failed (rc $rc; out of memory in the log)"
+            say "   shear $cmd $why; last lines:"
+            tail -5 "$WORK/shear.out"
+            "$PY" "$REPORT" fail --case "$case" --shape "$shape" --impl "shear $cmd" --dtype "$prec" --error "$why" >>"$ROWS"
+        fi
+        rm -rf "$dir"
+    done
 }
 
 # torch_case CASE SHAPE dim layers heads intermediate

@@ -80,7 +80,7 @@ def table(a):
            "tok/s and TFLOP/s: medians over the timed steps (Shear: steps 2..N of metrics.jsonl; torch: after its "
            "warm-up steps); best = the fastest step. TFLOP/s = tok/s x (6 P + 12 L H hd T) (include/shear/flops.h, "
            "full T x T attention, the same formula for both). MFU: Shear's own, against the device's peak for the "
-           "precision its CUDA backend computes in (fp32: fp32 cuBLAS, TF32 off). Pruning: Shear trains the masked "
+           "precision its CUDA backend computes in (fp32: fp32 cuBLAS, TF32 off; bf16: bf16 tensor cores). Pruning: Shear trains the masked "
            "source model; torch trains the same source shape dense (no masks). peak GiB: torch only "
            "(cuda max_memory_allocated / cpu max RSS); Shear's metrics carry no memory figure.", "",
            "| case | shape | implementation | dtype | tok/s | best tok/s | TFLOP/s | MFU | s/step | peak GiB |",

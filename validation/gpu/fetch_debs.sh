@@ -18,7 +18,7 @@ dest=${1:-$here/debs}
 # headers, .pc files and link-time .so names, plus mpirun (tests/CMakeLists.txt requires one at configure time)
 top="libopenmpi-dev libopenmpi3 openmpi-bin openmpi-common libhdf5-openmpi-dev libhdf5-openmpi-103-1 libyaml-dev
 libyaml-0-2 libcjson-dev libcjson1 libopenblas-openmp-dev libopenblas0-openmp pkgconf-bin libpkgconf3 libpcre2-dev
-libpcre2-8-0 libutf8proc-dev libutf8proc2"
+libpcre2-8-0 libutf8proc-dev libutf8proc2 libdnnl-dev libdnnl2 ocl-icd-libopencl1"
 skip="libc6 libgcc-s1 libstdc++6 libgomp1"
 
 for p in $top; do

@@ -7,8 +7,10 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "cublasLt.h"
 #include "cublas_v2.h"
@@ -72,10 +74,10 @@ const char *cublasGetStatusString(cublasStatus_t s) {
     return "CUBLAS_STATUS_UNKNOWN";
 }
 
-// A column-major rows x cols operand with leading dimension ld spans (cols - 1) ld + rows floats.
-static int operand_ok(const char *name, const void *p, int rows, int cols, int ld) {
+// A column-major rows x cols operand with leading dimension ld spans (cols - 1) ld + rows elements of elt bytes.
+static int operand_ok(const char *name, const void *p, int rows, int cols, int ld, size_t elt = sizeof(float)) {
     if (rows == 0 || cols == 0) return 1;
-    size_t bytes = ((size_t)(cols - 1) * (size_t)ld + (size_t)rows) * sizeof(float);
+    size_t bytes = ((size_t)(cols - 1) * (size_t)ld + (size_t)rows) * elt;
     if (emu_is_device_range(p, bytes)) return 1;
     char what[160];
     emu_describe_pointer(p, what, sizeof what);
@@ -91,11 +93,16 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
                             cublasComputeType_t computeType, cublasGemmAlgo_t algo) {
     (void)algo;
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
-    if (Atype != CUDA_R_32F || Btype != CUDA_R_32F || Ctype != CUDA_R_32F || computeType != CUBLAS_COMPUTE_32F) {
-        fprintf(stderr, EMU_PREFIX "cublasGemmEx: types A %d, B %d, C %d, compute %d; the emulation has fp32 only\n",
-                (int)Atype, (int)Btype, (int)Ctype, (int)computeType);
+    // fp32, or bf16 A and B with fp32 C and accumulation (what cuBLAS does on the tensor cores: the products of
+    // two bf16 are exact in fp32, the sum is fp32)
+    const int bf16 = Atype == CUDA_R_16BF && Btype == CUDA_R_16BF;
+    if (!((Atype == CUDA_R_32F && Btype == CUDA_R_32F) || bf16) || Ctype != CUDA_R_32F ||
+        computeType != CUBLAS_COMPUTE_32F) {
+        fprintf(stderr, EMU_PREFIX "cublasGemmEx: types A %d, B %d, C %d, compute %d; the emulation has fp32, and "
+                "bf16 A and B with an fp32 C, only\n", (int)Atype, (int)Btype, (int)Ctype, (int)computeType);
         return CUBLAS_STATUS_NOT_SUPPORTED;
     }
+    const size_t elt = bf16 ? 2 : sizeof(float);
     if ((transa != CUBLAS_OP_N && transa != CUBLAS_OP_T) || (transb != CUBLAS_OP_N && transb != CUBLAS_OP_T))
         return CUBLAS_STATUS_INVALID_VALUE;
     // as stored: A is m x k (k x m when transposed), B is k x n (n x k)
@@ -108,7 +115,8 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     const float a = *(const float *)alpha, b = *(const float *)beta;
     if (!operand_ok("C", C, m, n, ldc)) return CUBLAS_STATUS_EXECUTION_FAILED;
-    if (k > 0 && a != 0.0f && (!operand_ok("A", A, a_rows, a_cols, lda) || !operand_ok("B", B, b_rows, b_cols, ldb)))
+    if (k > 0 && a != 0.0f &&
+        (!operand_ok("A", A, a_rows, a_cols, lda, elt) || !operand_ok("B", B, b_rows, b_cols, ldb, elt)))
         return CUBLAS_STATUS_EXECUTION_FAILED;
     float *c = (float *)C;
     if (b == 0.0f) {
@@ -121,9 +129,27 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
             for (int j = 0; j < n; j++)
                 for (int i = 0; i < m; i++) c[(size_t)j * ldc + i] *= b;
     } else {
+        // bf16: widened to fp32 (exact), then the fp32 product
+        std::vector<float> wa, wb;
+        const float *fa = (const float *)A, *fb = (const float *)B;
+        if (bf16) {
+            auto widen = [](std::vector<float> &w, const void *p, int rows, int cols, int ld) {
+                const uint16_t *h = (const uint16_t *)p;
+                w.assign((size_t)(cols - 1) * (size_t)ld + (size_t)rows, 0.0f);
+                for (int j = 0; j < cols; j++)
+                    for (int i = 0; i < rows; i++) {
+                        uint32_t u = (uint32_t)h[(size_t)j * ld + i] << 16;
+                        memcpy(&w[(size_t)j * ld + i], &u, 4);
+                    }
+            };
+            widen(wa, A, a_rows, a_cols, lda);
+            widen(wb, B, b_rows, b_cols, ldb);
+            fa = wa.data();
+            fb = wb.data();
+        }
         cblas_sgemm(CblasColMajor, transa == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
-                    transb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, a, (const float *)A, lda,
-                    (const float *)B, ldb, b == 0.0f ? 1.0f : b, c, ldc);
+                    transb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, a, fa, lda, fb, ldb,
+                    b == 0.0f ? 1.0f : b, c, ldc);
     }
     if (!emu_check_guards("cublasGemmEx")) return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
