@@ -39,14 +39,15 @@ void cpu_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, 
 void cpu_rmsnorm_bwd(float *dinp, float *dw, float *dz, const float *dout, const float *inp, const float *w,
                      const float *z, const float *rstd, size_t N, int d);
 
-// ---- cpu_matmul.c: linear layers through CBLAS ----
+// ---- cpu_matmul.c: linear layers (through cpu_gemm) ----
 void cpu_matmul_fwd(float *out, const float *inp, const float *w, size_t N, int C, int OC);
 void cpu_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w, size_t N, int C,
                     int OC);
-// C[M,Nc] = alpha * op(A) @ op(B) + beta * C, row-major; dies when a size does not fit BLAS's int.
+
+// ---- cpu_gemm.c: the GEMMs, fp32 (CBLAS) and bf16 (oneDNN), and their precision (run.precision) ----
+// C[M,Nc] = alpha * op(A) @ op(B) + beta * C, row-major, fp32; dies when a size does not fit BLAS's int.
 void cpu_sgemm(int transA, int transB, size_t M, size_t Nc, size_t K, float alpha, const float *A, size_t lda,
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
-// ---- cpu_gemm_bf16.c: the GEMMs' precision (run.precision) ----
 int cpu_set_precision(ShearPrecision p);
 ShearPrecision cpu_precision(void);
 // A bf16 copy of x[n] (a cpu_scratch buffer, freed by the caller) in bf16 precision; NULL in fp32.

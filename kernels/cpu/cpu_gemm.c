@@ -1,11 +1,36 @@
-// The CPU backend's bf16 GEMMs (run.precision: bf16, ShearOps.set_precision): operands rounded to bf16 once,
+// The CPU backend's GEMMs, for the linear layers (cpu_matmul.c) and the classifier: fp32 through CBLAS
+// (cpu_sgemm), and the bf16 GEMMs (run.precision: bf16, ShearOps.set_precision): operands rounded to bf16 once,
 // multiplied by oneDNN's matmul with fp32 accumulation and an fp32 result (AVX512-BF16 dot products where the
 // CPU has them; validation/bench/gemm_bench.c measures it against OpenBLAS sgemm). oneDNN keeps its own cache of
 // created primitives, so a shape seen before costs no new JIT.
+#include <limits.h>
+
 #include <oneapi/dnnl/dnnl.h>
 
 #include "shear/bf16.h"
 #include "cpu_ops.h"
+
+// After cpu_ops.h on purpose: OpenBLAS's cblas.h pulls in <complex.h>, whose macro I would rewrite the
+// `int I` parameters of ops.h.
+#include <cblas.h>
+
+void cpu_sgemm(int transA, int transB, size_t M, size_t Nc, size_t K, float alpha, const float *A, size_t lda,
+               const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    if (M == 0 || Nc == 0) return;
+    if (M > INT_MAX || Nc > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX) {
+        CPU_DIE("matrix product %zu x %zu x %zu exceeds the 32-bit sizes BLAS takes", M, Nc, K);
+    }
+    if (K == 0) {
+        // BLAS would only scale C by beta; do the same without it
+        for (size_t i = 0; i < M; i++) {
+            for (size_t j = 0; j < Nc; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        }
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)M,
+                (int)Nc, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
 
 static ShearPrecision g_precision = SHEAR_FP32;
 static dnnl_engine_t g_engine;
