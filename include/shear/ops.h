@@ -1,6 +1,6 @@
 // The ops interface: every computation the model, the masks and the optimizer need, over raw buffers that the
-// backend owns. Two backends implement it: kernels/cpu (fp32, OpenMP + CBLAS) and kernels/cuda. Host code never
-// dereferences a tensor buffer; it calls upload/download.
+// backend owns. Two backends implement it: kernels/cpu (fp32, OpenMP + CBLAS; bf16 GEMMs through oneDNN) and
+// kernels/cuda (cuBLAS). Host code never dereferences a tensor buffer; it calls upload/download.
 //
 // Conventions, for every op:
 // - Shapes are row-major; a linear weight w is [OC, C] (Hugging Face [out_features, in_features]).
