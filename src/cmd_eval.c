@@ -117,6 +117,8 @@ static int eval_deck(const Dist *dist, CliOption *o, const char *deck_path, cons
     int max_seqs = (int)cli_long(&o[O_MAX_SEQS], 0, 1 << 30);
     int threads = o[O_THREADS].set ? (int)cli_long(&o[O_THREADS], 0, 4096) : deck.run_threads;
     ops_cpu_set_threads(dist_threads(dist, threads));
+    // run.precision: the GEMMs as the deck's train and prune runs (and their DBL evaluations) compute them
+    ops_cpu()->set_precision(strcmp(deck.run_precision, "bf16") == 0 ? SHEAR_BF16 : SHEAR_FP32);
     int T = deck.train_seq_len;
     if (T < 2) SHEAR_DIE("%s: train.seq_len is %d; evaluation needs at least 2 tokens per sequence", deck.path, T);
 

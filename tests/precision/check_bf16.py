@@ -123,5 +123,16 @@ p = subprocess.run([shear, "finalize", "--in", os.path.join(work, "prune_bf16", 
 check(p.returncode == 0, "shear finalize of the bf16 prune")
 d = exported_dtypes(fin, "export_prune_bf16")
 check(d == {"BF16"}, f"prune in bf16 -> finalize -> export writes {sorted(d)}, expected BF16")
+# shear eval (deck mode) follows run.precision: the bf16 model evaluated with bf16 GEMMs and with fp32 ones
+ev = {}
+for prec in ("fp32", "bf16"):
+    p = subprocess.run([shear, "eval", train_deck, "--model", os.path.join(work, "train_bf16", "model.h5"), "--set",
+                        f"data.store={store}", "--set", f"run.precision={prec}", "--json"], capture_output=True,
+                       text=True)
+    if check(p.returncode == 0, f"shear eval --set run.precision={prec}"):
+        ev[prec] = json.loads(p.stdout)["average_loss"]
+if len(ev) == 2:
+    check(ev["bf16"] != ev["fp32"] and abs(ev["bf16"] - ev["fp32"]) / ev["fp32"] < 0.01,
+          f"shear eval in bf16 {ev['bf16']:.6f} vs fp32 {ev['fp32']:.6f}: rounded, within 1%")
 print(f"{ok} passed, {fail} failed")
 sys.exit(1 if fail else 0)
