@@ -10,7 +10,7 @@ set_tests_properties(bench_gpu_smoke PROPERTIES LABELS "mpi;bench" TIMEOUT 600) 
 # backend's bf16 GEMMs, run.precision: bf16). Smoke mode here: a small shape, one repetition; it exits 1 when a
 # product is wrong (sampled against float64), so the benchmark's own check runs in CI. Timings are not checked.
 add_executable(gemm_bench ${CMAKE_SOURCE_DIR}/validation/bench/gemm_bench.c)
-target_include_directories(gemm_bench PRIVATE ${DNNL_INCLUDE_DIR})
+target_include_directories(gemm_bench PRIVATE ${CMAKE_SOURCE_DIR}/include ${DNNL_INCLUDE_DIR})
 target_link_libraries(gemm_bench PRIVATE shear_blas ${DNNL_LIBRARY} OpenMP::OpenMP_C m)
 add_test(NAME bench_gemm_smoke
          COMMAND gemm_bench --dim 64 --intermediate 96 --heads 4 --kv-heads 2 --vocab 500 --tokens 128 --layers 1

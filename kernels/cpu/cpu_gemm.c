@@ -54,8 +54,6 @@ int cpu_set_precision(ShearPrecision p) {
     return 0;
 }
 
-ShearPrecision cpu_precision(void) { return g_precision; }
-
 uint16_t *cpu_bf16_copy(const float *x, size_t n) {
     if (g_precision != SHEAR_BF16 || !x) return NULL;
     uint16_t *h = cpu_scratch(n * sizeof(uint16_t)); // [n]

@@ -49,7 +49,6 @@ void cpu_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp,
 void cpu_sgemm(int transA, int transB, size_t M, size_t Nc, size_t K, float alpha, const float *A, size_t lda,
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
 int cpu_set_precision(ShearPrecision p);
-ShearPrecision cpu_precision(void);
 // A bf16 copy of x[n] (a cpu_scratch buffer, freed by the caller) in bf16 precision; NULL in fp32.
 uint16_t *cpu_bf16_copy(const float *x, size_t n);
 // cpu_sgemm in the backend's precision. In bf16, A and B are rounded to bf16 (Ah / Bh: their bf16 copies made

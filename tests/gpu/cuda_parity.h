@@ -64,6 +64,12 @@ void cmp_scalar(const char *what, double c, double g, double tol);
 // test_cuda_model.c: forward + backward of a whole model with and without pruning gates, then 10 AdamW steps;
 // then the same for a family twin of the shape (GQA: Qwen2-like biases, tied; head_dim != d/H: Qwen3-like q/k norms)
 void test_model(const ModelConfig *c, int B, int T, const char *label);
+// test_cuda_ops.c: matmul_fwd / matmul_bwd, and the classifier (mode 0 everything, 1 loss and row_loss, 2 dx
+// only, 3 dw only; dx and dw within grad_tol), in the backends' current precision
+void test_matmul(size_t N, int C, int OC);
+void test_classifier(size_t N, int d, int V, int mode, double grad_tol);
+// test_cuda_bf16.c: the group "bf16", run.precision: bf16 on both backends
+void test_bf16(void);
 // test_cuda_cached.c: the group "cached", rope_at_fwd and attention_cached_fwd (generation with a KV cache)
 void test_cached(void);
 

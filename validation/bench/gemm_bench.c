@@ -20,6 +20,8 @@
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include "shear/bf16.h"
+
 extern void openblas_set_num_threads(int num_threads);
 
 #define DNNL_CHECK(call)                                                                                   \
@@ -38,20 +40,13 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-// float -> bf16, round to nearest even (NaN kept quiet)
-static uint16_t to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-static float from_bf16(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+// [n] values in [-scale/2, scale/2) from a fixed LCG, and their bf16 copy
+static void fill(float *x, uint16_t *h, int64_t n, uint64_t *s, float scale) {
+    for (int64_t i = 0; i < n; i++) {
+        *s = *s * 6364136223846793005ull + 1;
+        x[i] = (float)((double)(*s >> 11) / 9007199254740992.0 - 0.5) * scale;
+        h[i] = bf16_from_f32(x[i]);
+    }
 }
 
 typedef struct {
@@ -118,7 +113,7 @@ static float get_f32(const void *p, int64_t i, int64_t j, int64_t ld, int t) {
 }
 static float get_bf16(const void *p, int64_t i, int64_t j, int64_t ld, int t) {
     const uint16_t *h = p;
-    return from_bf16(t ? h[j * ld + i] : h[i * ld + j]);
+    return bf16_to_f32(t ? h[j * ld + i] : h[i * ld + j]);
 }
 
 static double check(const void *a, const void *b, const float *c, const float *c0, int ta, int tb, int64_t M,
@@ -203,9 +198,9 @@ int main(int argc, char **argv) {
         if ((size_t)(OC * C) > outn) outn = (size_t)(OC * C);
         float *out = malloc(outn * 4), *out0 = malloc(outn * 4);
         uint64_t s = 12345 + (uint64_t)l;
-        for (int64_t i = 0; i < N * C; i++) s = s * 6364136223846793005ull + 1, x[i] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5), xh[i] = to_bf16(x[i]);
-        for (int64_t i = 0; i < OC * C; i++) s = s * 6364136223846793005ull + 1, w[i] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5) * 0.1f, wh[i] = to_bf16(w[i]);
-        for (int64_t i = 0; i < N * OC; i++) s = s * 6364136223846793005ull + 1, dy[i] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5), dyh[i] = to_bf16(dy[i]);
+        fill(x, xh, N * C, &s, 1.0f);
+        fill(w, wh, OC * C, &s, 0.1f);
+        fill(dy, dyh, N * OC, &s, 1.0f);
         // the three GEMMs: (ta, tb, M, N, K, A, B, Abf, Bbf, accumulate)
         struct {
             const char *name;
