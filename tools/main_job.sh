@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# shellcheck source=tools/repro_env.sh
+source tools/repro_env.sh # the same bits on every machine
 RANKS=${SHEAR_RANKS:-2}
 MPIRUN=(mpirun -np "$RANKS" --oversubscribe --bind-to none)
 T0=$SECONDS

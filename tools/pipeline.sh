@@ -20,6 +20,8 @@ run_unless() {
   if [[ -e $out ]]; then echo "$out exists: skipped"; else "$@"; fi
 }
 S=(--set "data.store=$STORE")
+# shellcheck source=tools/repro_env.sh
+source "$(dirname "$0")/repro_env.sh" # the same bits on every machine
 L=("${S[@]}") # the long commands': with PRECISION, their run.precision
 [[ -n ${PRECISION:-} ]] && L+=(--set "run.precision=$PRECISION")
 

@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# shellcheck source=tools/repro_env.sh
+source tools/repro_env.sh # the same bits on every machine
 OUT=${OUT:-runs/validation/bf16}
 for f in runs/tiny/eval/sheared.json runs/tiny/eval/scratch.json data/tiny/tokens.h5; do
   [[ -e $f ]] || { echo "missing $f: run bash tools/main_job.sh first" >&2; exit 1; }

@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# shellcheck source=tools/repro_env.sh
+source tools/repro_env.sh # the same bits on every machine
 SHEAR=${SHEAR:-build/shear}
 OUT=${OUT:-runs/validation/distill}
 for f in runs/tiny/sheared.h5 runs/tiny/source/model.h5 data/tiny/tokens.h5; do
