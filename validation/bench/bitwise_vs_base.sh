@@ -6,7 +6,8 @@
 #
 # The runs: tests/train/deck.yaml (tiny GQA model, 30 steps) on 1 and 2 ranks, run.threads 1 and 2, run.recompute
 # 0 and 1, run.precision bf16; tests/prune/deck.yaml (masks on every structure, DBL) on 1 and 2 ranks, threads 1
-# and 2, recompute on; the CPU benchmark's shape (d 256, 4 layers, I 688, V 32000, 4 x 256 tokens, 2 steps) in
+# and 2, recompute on; distillation from the first run's model (top-8 with alpha 0.5, full vocabulary at
+# temperature 2 on 2 ranks); the CPU benchmark's shape (d 256, 4 layers, I 688, V 32000, 4 x 256 tokens, 2 steps) in
 # train and prune on 2 threads, so kernels see the vocabulary's chunked classifier and a real head dimension.
 #
 # usage: bash validation/bench/bitwise_vs_base.sh NEW/shear BASE/shear [WORK_DIR]
@@ -53,6 +54,11 @@ run train_np1_t2_bf16 1 train "$ROOT/tests/train/deck.yaml" "${T[@]}" --set run.
 P=("${T[@]}" --set prune.source="$WORK/base/train_np1_t1/model.h5")
 run prune_np1_t1 1 prune "$ROOT/tests/prune/deck.yaml" "${P[@]}" --set run.threads=1
 run prune_np2_t2_rc 2 prune "$ROOT/tests/prune/deck.yaml" "${P[@]}" --set run.threads=2 --set run.recompute=1
+KD=(--set distill.teacher="$WORK/base/train_np1_t1/model.h5")
+run distill_topk_t2 1 train "$ROOT/tests/train/deck.yaml" "${T[@]}" --set run.threads=2 "${KD[@]}" \
+    --set distill.alpha=0.5 --set distill.topk=8
+run distill_temp2_np2 2 train "$ROOT/tests/train/deck.yaml" "${T[@]}" --set run.threads=1 "${KD[@]}" \
+    --set distill.temperature=2
 run bench_train 1 train "$WORK/bench.yaml"
 run bench_prune 1 prune "$WORK/bench.yaml" --set prune.source="$WORK/base/bench_train/model.h5"
 "$PY" "$HERE/bitwise_h5.py" "$WORK/new" "$WORK/base"
