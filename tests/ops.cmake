@@ -4,4 +4,6 @@ shear_unit_test(test_ops_grad test_ops_grad.c)
 shear_unit_test(test_ops_bf16 test_ops_bf16.c)
 # classifier_kd (distillation): finite differences, a naive reference and its identities, on the same harness
 shear_unit_test(test_ops_kd test_ops_kd.c)
+# the SIMD clones of the CPU kernels (AdamW, the classifier's rows, sumsq) against their scalar loops, bitwise
+shear_unit_test(test_ops_simd test_ops_simd.c)
 set_tests_properties(test_ops_kd PROPERTIES LABELS "unit;kd")

@@ -22,7 +22,7 @@ static int group_size(int H, int Hkv) {
 
 // One query row against keys 0 .. last: o[hd] = softmax(qr . k_j * scale) v; returns the row's log-sum-exp.
 // k_j, v_j are at k + j * kv_stride (floats); s [last + 1] is scratch.
-static float attend_row(float *o, const float *qr, const float *k, const float *v, size_t kv_stride, int last,
+CPU_SIMD_CLONES static float attend_row(float *o, const float *qr, const float *k, const float *v, size_t kv_stride, int last,
                         int hd, float scale, float *s) {
     float mx = -INFINITY;
     for (int j = 0; j <= last; j++) {
@@ -90,9 +90,48 @@ void cpu_attention_cached_fwd(float *out, const float *q, const float *kc, const
 // Per query row t: p_j = exp(s_j - lse_t), dp_j = dout_t . v_j, D = dout_t . out_t, ds_j = p_j (dp_j - D);
 // dq_t += scale sum_j ds_j k_j, dk_j += scale ds_j q_t, dv_j += p_j dout_t. One task per (b, kv head) owns
 // that head's dk/dv rows (and the dq rows of its query heads), so tasks never write the same memory.
+// The backward of one sequence b's kv head kvh and its query heads (one task of cpu_attention_bwd).
+CPU_SIMD_CLONES static void attention_bwd_group(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                                const float *k, const float *v, const float *out, const float *lse,
+                                                size_t b, int kvh, int T, int H, int Hkv, int hd, float scale,
+                                                float *dq_acc) {
+    int rep = H / Hkv;
+    for (int h = kvh * rep; h < (kvh + 1) * rep; h++) {
+        for (int t = 0; t < T; t++) {
+            size_t qoff = ((b * T + t) * H + h) * (size_t)hd;
+            const float *qr = q + qoff, *gr = dout + qoff, *orow = out + qoff; // [hd] each
+            float l = lse[(b * H + h) * (size_t)T + t];
+            float D = dot(gr, orow, hd);
+            for (int i = 0; i < hd; i++) dq_acc[i] = 0.0f;
+            for (int j = 0; j <= t; j++) {
+                size_t kvoff = ((b * T + j) * Hkv + kvh) * (size_t)hd;
+                const float *kr = k + kvoff, *vr = v + kvoff;
+                float p = expf(dot(qr, kr, hd) * scale - l);
+                if (dv) {
+                    float *dvr = dv + kvoff;
+                    for (int i = 0; i < hd; i++) dvr[i] += p * gr[i];
+                }
+                float ds = p * (dot(gr, vr, hd) - D);
+                if (dq) {
+                    for (int i = 0; i < hd; i++) dq_acc[i] += ds * kr[i];
+                }
+                if (dk) {
+                    float *dkr = dk + kvoff;
+                    float sds = scale * ds;
+                    for (int i = 0; i < hd; i++) dkr[i] += sds * qr[i];
+                }
+            }
+            if (dq) {
+                float *dqr = dq + qoff;
+                for (int i = 0; i < hd; i++) dqr[i] += scale * dq_acc[i];
+            }
+        }
+    }
+}
+
 void cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                        const float *v, const float *out, const float *lse, size_t B, int T, int H, int Hkv, int hd) {
-    int rep = group_size(H, Hkv);
+    group_size(H, Hkv); // dies on an uneven split
     float scale = 1.0f / sqrtf((float)hd);
     size_t tasks = B * (size_t)Hkv;
 #pragma omp parallel
@@ -100,39 +139,8 @@ void cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const
         float *dq_acc = cpu_scratch((size_t)hd * sizeof(float)); // [hd] sum_j ds_j k_j of one query row
 #pragma omp for schedule(dynamic, 1)
         for (size_t task = 0; task < tasks; task++) {
-            size_t b = task / (size_t)Hkv;
-            int kvh = (int)(task % (size_t)Hkv);
-            for (int h = kvh * rep; h < (kvh + 1) * rep; h++) {
-                for (int t = 0; t < T; t++) {
-                    size_t qoff = ((b * T + t) * H + h) * (size_t)hd;
-                    const float *qr = q + qoff, *gr = dout + qoff, *orow = out + qoff; // [hd] each
-                    float l = lse[(b * H + h) * (size_t)T + t];
-                    float D = dot(gr, orow, hd);
-                    for (int i = 0; i < hd; i++) dq_acc[i] = 0.0f;
-                    for (int j = 0; j <= t; j++) {
-                        size_t kvoff = ((b * T + j) * Hkv + kvh) * (size_t)hd;
-                        const float *kr = k + kvoff, *vr = v + kvoff;
-                        float p = expf(dot(qr, kr, hd) * scale - l);
-                        if (dv) {
-                            float *dvr = dv + kvoff;
-                            for (int i = 0; i < hd; i++) dvr[i] += p * gr[i];
-                        }
-                        float ds = p * (dot(gr, vr, hd) - D);
-                        if (dq) {
-                            for (int i = 0; i < hd; i++) dq_acc[i] += ds * kr[i];
-                        }
-                        if (dk) {
-                            float *dkr = dk + kvoff;
-                            float sds = scale * ds;
-                            for (int i = 0; i < hd; i++) dkr[i] += sds * qr[i];
-                        }
-                    }
-                    if (dq) {
-                        float *dqr = dq + qoff;
-                        for (int i = 0; i < hd; i++) dqr[i] += scale * dq_acc[i];
-                    }
-                }
-            }
+            attention_bwd_group(dq, dk, dv, dout, q, k, v, out, lse, task / (size_t)Hkv, (int)(task % (size_t)Hkv), T,
+                                H, Hkv, hd, scale, dq_acc);
         }
         free(dq_acc);
     }

@@ -45,8 +45,19 @@ void cpu_copy(void *dst, const void *src, size_t bytes) {
     if (bytes && dst != src) memmove(dst, src, bytes);
 }
 
+// A gradient buffer is tens of MB: each thread clears its own blocks (first-touch and bandwidth of both cores).
 void cpu_zero(void *p, size_t bytes) {
-    if (bytes) memset(p, 0, bytes);
+    const size_t blk_bytes = CPU_REDUCE_BLOCK * sizeof(float);
+    size_t nblocks = (bytes + blk_bytes - 1) / blk_bytes;
+    if (nblocks <= 1) {
+        if (bytes) memset(p, 0, bytes);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t blk = 0; blk < nblocks; blk++) {
+        size_t lo = blk * blk_bytes;
+        memset((char *)p + lo, 0, lo + blk_bytes < bytes ? blk_bytes : bytes - lo);
+    }
 }
 
 void cpu_sync(void) {}
@@ -61,6 +72,17 @@ void cpu_scale(float *x, float s, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
+// sum of x[i]^2 over one block, four independent accumulators: the adds pipeline without reassociating across runs
+CPU_SIMD_CLONES static double sumsq_block(const float *x, size_t n) {
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int l = 0; l < 4; l++) acc[l] += (double)x[i + l] * (double)x[i + l];
+    }
+    for (; i < n; i++) acc[0] += (double)x[i] * (double)x[i];
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
 double cpu_sumsq(const float *x, size_t n) {
     size_t nblocks = (n + CPU_REDUCE_BLOCK - 1) / CPU_REDUCE_BLOCK;
     if (nblocks == 0) return 0.0;
@@ -68,14 +90,7 @@ double cpu_sumsq(const float *x, size_t n) {
 #pragma omp parallel for schedule(static)
     for (size_t blk = 0; blk < nblocks; blk++) {
         size_t lo = blk * CPU_REDUCE_BLOCK, hi = lo + CPU_REDUCE_BLOCK < n ? lo + CPU_REDUCE_BLOCK : n;
-        // four independent accumulators let the adds pipeline without reassociating across runs
-        double acc[4] = {0.0, 0.0, 0.0, 0.0};
-        size_t i = lo;
-        for (; i + 4 <= hi; i += 4) {
-            for (int l = 0; l < 4; l++) acc[l] += (double)x[i + l] * (double)x[i + l];
-        }
-        for (; i < hi; i++) acc[0] += (double)x[i] * (double)x[i];
-        partial[blk] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        partial[blk] = sumsq_block(x + lo, hi - lo);
     }
     double total = 0.0;
     for (size_t blk = 0; blk < nblocks; blk++) total += partial[blk];
@@ -97,14 +112,12 @@ int cpu_all_finite(const float *x, size_t n) {
 // which is the header's p -= lr*(mhat/(sqrt(vhat)+eps) + wd*p) up to rounding (the two are equal in exact
 // arithmetic: both decay the old p). Scalars that torch computes in
 // Python (double) are computed in double here and rounded to float once, as torch does.
-void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
-               float wd, float gscale, int t) {
-    if (t < 1) CPU_DIE("adamw step count must be >= 1, got %d", t);
-    const AdamWCoef c = adamw_coef(lr, b1, b2, wd, t); // shear/adamw_coef.h: the same floats as torch and CUDA
+// One span [0, n) of the update; c's floats as adamw_coef computes them.
+CPU_SIMD_CLONES static void adamw_span(float *p, const float *g, float *m, float *v, size_t n, AdamWCoef c, float b1,
+                                       float b2, float eps, float gscale) {
     const float decay = c.decay, one_minus_b1 = c.one_minus_b1, one_minus_b2 = c.one_minus_b2;
     const float neg_step = c.neg_step, bc2_sqrt = c.bc2_sqrt;
     const int scaled = gscale != 1.0f;
-#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float gi = scaled ? g[i] * gscale : g[i];
         float pi = p[i] * decay;
@@ -115,6 +128,18 @@ void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
         p[i] = pi + neg_step * mi / denom;
         m[i] = mi;
         v[i] = vi;
+    }
+}
+
+void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float eps,
+               float wd, float gscale, int t) {
+    if (t < 1) CPU_DIE("adamw step count must be >= 1, got %d", t);
+    const AdamWCoef c = adamw_coef(lr, b1, b2, wd, t); // shear/adamw_coef.h: the same floats as torch and CUDA
+    size_t nblocks = (n + CPU_REDUCE_BLOCK - 1) / CPU_REDUCE_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (size_t blk = 0; blk < nblocks; blk++) {
+        size_t lo = blk * CPU_REDUCE_BLOCK, len = lo + CPU_REDUCE_BLOCK < n ? CPU_REDUCE_BLOCK : n - lo;
+        adamw_span(p + lo, g + lo, m + lo, v + lo, len, c, b1, b2, eps, gscale);
     }
 }
 

@@ -19,6 +19,44 @@ static size_t classifier_chunk(size_t N, int V) {
     return chunk > N ? N : chunk;
 }
 
+// max_i x[i] as the loop mx = x[i] > mx ? x[i] : mx from mx = x[0] finds it, in CPU_ROW_LANES running maxima that
+// vectorize: a maximum does not depend on the order it is taken in (a NaN is skipped by the comparison, unless
+// x[0] is one, which every lane starts from and keeps; which of two zeros wins is the one freedom, and it moves
+// no result: x - (+0) and x - (-0) are equal but for a zero x, whose exp is 1 either way).
+#define CPU_ROW_LANES 16
+static inline float row_max(const float *x, int n) {
+    float m[CPU_ROW_LANES];
+    for (int l = 0; l < CPU_ROW_LANES; l++) m[l] = x[0];
+    int i = 0;
+    for (; i + CPU_ROW_LANES <= n; i += CPU_ROW_LANES) {
+        for (int l = 0; l < CPU_ROW_LANES; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+    }
+    float mx = m[0];
+    for (int l = 1; l < CPU_ROW_LANES; l++) mx = m[l] > mx ? m[l] : mx;
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+// One scored row without a teacher: row[V] (logits) becomes dlogits (dscale (softmax - onehot(tgt))) when
+// want_grad; returns the row's cross-entropy. The sum of exponentials runs in order, in double.
+CPU_SIMD_CLONES static double xent_row(float *row, int V, int32_t tgt, float dscale, int want_grad) {
+    float target_logit = row[tgt];
+    float mx = row_max(row, V);
+    double sum = 0.0;
+    for (int i = 0; i < V; i++) {
+        row[i] = expf(row[i] - mx);
+        sum += row[i];
+    }
+    double lse = (double)mx + log(sum);
+    if (want_grad) {
+        float inv = (float)(1.0 / sum);
+        float p_target = row[tgt] * inv;
+        for (int i = 0; i < V; i++) row[i] = row[i] * inv * dscale;
+        row[tgt] = (p_target - 1.0f) * dscale;
+    }
+    return lse - (double)target_logit;
+}
+
 // "a ranks above b": the larger logit, ties to the lower id (the order top-k selects by, on every backend).
 static inline int kd_above(float va, int ia, float vb, int ib) { return va > vb || (va == vb && ia < ib); }
 
@@ -39,8 +77,7 @@ static void kd_sift_down(float *hv, int *hi, int n, int i) {
 // K. Returns sum_{j in K} p_j log p_j (double) and writes into *log_z the log of the normaliser, so that
 // log p_j = (tl_j - mt) / temp - log_z with mt = max tl. hv, hi [topk]: heap scratch.
 static double kd_teacher_row(float *tl, int V, float inv_temp, int topk, float *hv, int *hi) {
-    float mt = tl[0];
-    for (int i = 1; i < V; i++) mt = tl[i] > mt ? tl[i] : mt;
+    float mt = row_max(tl, V);
     double z = 0.0, plogp = 0.0;
     if (topk <= 0) {
         // one exponential per id: sum_j p_j log p_j = (sum_j e_j a_j) / z - log z, a_j = (tl_j - mt) / temp
@@ -84,8 +121,7 @@ static void kd_student_row(float *row, const float *p, int V, int32_t tgt, doubl
                            float dscale, int want_grad, double *lm, double *kdl) {
     const float inv_temp = 1.0f / kd->temperature;
     float target_logit = row[tgt];
-    float mx = row[0];
-    for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
+    float mx = row_max(row, V);
     const int t1 = kd->temperature == 1.0f; // then softmax(s / temp) is softmax(s): one exponential per id
     double sum = 0.0, sum_t = 0.0, pa = 0.0, psum = 0.0;
     for (int i = 0; i < V; i++) {
@@ -175,22 +211,7 @@ static double classify(float *dx, float *dw, float *row_loss, float *logits_out,
                 kd_student_row(row, p, V, tgt, plogp, kd, dscale, want_grad, &loss[r], &loss[chunk + r]);
                 continue;
             }
-            float target_logit = row[tgt];
-            float mx = row[0];
-            for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
-            double sum = 0.0;
-            for (int i = 0; i < V; i++) {
-                row[i] = expf(row[i] - mx);
-                sum += row[i];
-            }
-            double lse = (double)mx + log(sum);
-            loss[r] = lse - (double)target_logit;
-            if (want_grad) {
-                float inv = (float)(1.0 / sum);
-                float p_target = row[tgt] * inv;
-                for (int i = 0; i < V; i++) row[i] = row[i] * inv * dscale;
-                row[tgt] = (p_target - 1.0f) * dscale;
-            }
+            loss[r] = xent_row(row, V, tgt, dscale, want_grad);
         }
         for (size_t r = 0; r < rows; r++) {
             total += loss[r];

@@ -13,6 +13,13 @@
 // Fatal errors inside a kernel (out of memory, a shape BLAS cannot take) are not recoverable by the caller.
 #define CPU_DIE(...) kernel_die(__FILE__, __LINE__, __VA_ARGS__)
 
+// A hot loop compiled three times, for AVX-512 (x86-64-v4), AVX2+FMA (x86-64-v3) and the build's baseline, the
+// loader picking the CPU's best: wider vectors for the same arithmetic. Every clone computes the same bits:
+// elementwise ops round the same at any width, no FMA contraction (-ffp-contract=off), no reassociation (no
+// -ffast-math), and fmaf is correctly rounded in hardware or in libm. No OpenMP inside: GCC outlines a parallel
+// region before it clones, so a clone is called from a region instead.
+#define CPU_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
 // malloc that dies instead of returning NULL; for per-call scratch buffers.
 void *cpu_scratch(size_t bytes);
 

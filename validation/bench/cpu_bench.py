@@ -15,7 +15,14 @@ the same alternation and the JSON gets bf16/fp32 step-time ratios.
 With --shear-before OLD (another build of Shear, e.g. the commit before a redesign) its train and prune steps run
 in the same alternation and the JSON gets after/before step-time ratios: a before/after check from one run.
 
-usage: cpu_bench.py --shear build/shear [--bf16] [--shear-before OLD/shear] [--threads 2] [--dim 256 ...] [--out results.json]
+With --vs-sgemm GEMM_BENCH (build/tests/gemm_bench) every round also times OpenBLAS sgemm at the step's GEMM shapes
+(gemm_bench's "step_gflops_sgemm": the GEMMs of every linear layer and the classifier, same threads, token count
+batch x seq), and the JSON gets the fp32 train step's achieved GFLOP/s (the model FLOPs per token Shear counts for
+MFU, src/flops.c, read back from metrics.jsonl, x tokens per step / the step time) and its ratio to sgemm's rate,
+for this build and for --shear-before. --no-torch leaves PyTorch out (a Shear-only run).
+
+usage: cpu_bench.py --shear build/shear [--bf16] [--shear-before OLD/shear] [--vs-sgemm build/tests/gemm_bench]
+                    [--no-torch] [--threads 2] [--dim 256 ...] [--out results.json]
 """
 import argparse
 import json
@@ -38,6 +45,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--shear", required=True)
 ap.add_argument("--shear-before", default="", help="an older Shear build timed in the same rounds")
 ap.add_argument("--bf16", action="store_true", help="also time Shear's steps with run.precision: bf16")
+ap.add_argument("--vs-sgemm", default="", help="gemm_bench binary: sgemm's rate at the step's GEMMs, same rounds")
+ap.add_argument("--no-torch", action="store_true", help="time Shear only")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--dim", type=int, default=256)
 ap.add_argument("--layers", type=int, default=4)
@@ -75,11 +84,24 @@ run: {{threads: {a.threads}, log_every: 1000}}
 env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
 
 
+flops_tok = {}  # model FLOPs per token as each Shear build counts them (metrics: tflops = flops_tok tok_s / 1e12)
+
+
 def shear_step_s(cmd, run, shear=None, precision="fp32"):
     subprocess.run([shear or a.shear, cmd, deck, "--set", f"run.out_dir={run}", "--set", f"prune.source={tmp}/train0/model.h5",
                     "--set", f"run.precision={precision}"], check=True, env=env, stdout=subprocess.DEVNULL)
     steps = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl")) if '"event":"step"' in l]
+    flops_tok[(shear or a.shear, cmd)] = steps[-1]["tflops"] * 1e12 / steps[-1]["tok_s_rank"]
     return statistics.median(s["step_s"] for s in steps[a.warmup:])
+
+
+def sgemm_gflops(r):
+    out = f"{tmp}/gemm{r}.json"
+    subprocess.run([a.vs_sgemm, "--dim", str(a.dim), "--intermediate", str(a.intermediate), "--heads", str(a.heads),
+                    "--kv-heads", str(a.kv_heads), "--vocab", str(a.vocab), "--tokens", str(a.batch * a.seq),
+                    "--layers", str(a.layers), "--threads", str(a.threads), "--reps", "5", "--json", out],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+    return json.load(open(out))["step_gflops_sgemm"]
 
 
 
@@ -133,26 +155,42 @@ def torch_steps(masked):
 
 rounds = []
 for r in range(a.rounds):
-    rounds.append({"shear_train": shear_step_s("train", f"{tmp}/train{r}"), "torch_train": torch_steps(False),
-                   "shear_prune": shear_step_s("prune", f"{tmp}/prune{r}"), "torch_prune": torch_steps(True)})
+    rounds.append({"shear_train": shear_step_s("train", f"{tmp}/train{r}"),
+                   "shear_prune": shear_step_s("prune", f"{tmp}/prune{r}")})
+    if not a.no_torch:
+        rounds[-1].update({"torch_train": torch_steps(False), "torch_prune": torch_steps(True)})
+    if a.vs_sgemm:
+        rounds[-1]["sgemm_gflops"] = sgemm_gflops(r)
     if a.bf16:
         rounds[-1]["bf16_train"] = shear_step_s("train", f"{tmp}/bf16_train{r}", precision="bf16")
         rounds[-1]["bf16_prune"] = shear_step_s("prune", f"{tmp}/bf16_prune{r}", precision="bf16")
     if a.shear_before:
         rounds[-1]["before_train"] = shear_step_s("train", f"{tmp}/before_train{r}", a.shear_before)
         rounds[-1]["before_prune"] = shear_step_s("prune", f"{tmp}/before_prune{r}", a.shear_before)
-best = {k: min(r[k] for r in rounds) for k in rounds[0]}
-shear_train, shear_prune, torch_train, torch_prune = (best["shear_train"], best["shear_prune"], best["torch_train"],
-                                                      best["torch_prune"])
+# step times: the fastest; sgemm's rate: the fastest too
+best = {k: (max if k == "sgemm_gflops" else min)(r[k] for r in rounds) for k in rounds[0]}
+shear_train, shear_prune = best["shear_train"], best["shear_prune"]
 
 tok = a.batch * a.seq
 res = {"shape": {"dim": a.dim, "layers": a.layers, "heads": a.heads, "kv_heads": a.kv_heads,
                  "intermediate": a.intermediate, "vocab": a.vocab}, "target": tgt, "batch": a.batch, "seq": a.seq,
        "threads": a.threads, "torch": torch.__version__,
-       "tok_s": {"shear_train": tok / shear_train, "shear_prune": tok / shear_prune,
-                 "torch_train": tok / torch_train, "torch_prune": tok / torch_prune},
-       "train_speedup_vs_torch": torch_train / shear_train, "prune_speedup_vs_torch": torch_prune / shear_prune,
+       "tok_s": {"shear_train": tok / shear_train, "shear_prune": tok / shear_prune},
        "prune_overhead": shear_prune / shear_train, "rounds_step_s": rounds}
+if not a.no_torch:
+    torch_train, torch_prune = best["torch_train"], best["torch_prune"]
+    res["tok_s"].update({"torch_train": tok / torch_train, "torch_prune": tok / torch_prune})
+    res["train_speedup_vs_torch"] = torch_train / shear_train
+    res["prune_speedup_vs_torch"] = torch_prune / shear_prune
+if a.vs_sgemm:
+    sg = best["sgemm_gflops"]
+    ft = flops_tok[(a.shear, "train")]
+    res["vs_sgemm"] = {"sgemm_gflops": sg, "train_flops_per_token": ft, "train_gflops": ft * tok / shear_train / 1e9,
+                       "train_over_sgemm": ft * tok / shear_train / 1e9 / sg}
+    if a.shear_before:
+        fb = flops_tok[(a.shear_before, "train")]
+        res["vs_sgemm"]["before_train_gflops"] = fb * tok / best["before_train"] / 1e9
+        res["vs_sgemm"]["before_train_over_sgemm"] = fb * tok / best["before_train"] / 1e9 / sg
 if a.bf16:
     res["tok_s"].update({"bf16_train": tok / best["bf16_train"], "bf16_prune": tok / best["bf16_prune"]})
     res["bf16_train_step_over_fp32"] = best["bf16_train"] / shear_train
@@ -165,8 +203,9 @@ print(f"best of {a.rounds} alternating rounds; shape d={a.dim} L={a.layers} H={a
       f"{a.seq}, {a.threads} threads, torch {torch.__version__}")
 for k, v in res["tok_s"].items():
     print(f"  {k:12s} {v:9.0f} tok/s")
-print(f"  train: shear / pytorch = {res['train_speedup_vs_torch']:.2f}x")
-print(f"  prune: shear / pytorch = {res['prune_speedup_vs_torch']:.2f}x")
+if not a.no_torch:
+    print(f"  train: shear / pytorch = {res['train_speedup_vs_torch']:.2f}x")
+    print(f"  prune: shear / pytorch = {res['prune_speedup_vs_torch']:.2f}x")
 print(f"  mask overhead: shear prune step = {res['prune_overhead']:.2f}x a plain training step")
 if a.bf16:
     print(f"  run.precision bf16 / fp32 step time: train {res['bf16_train_step_over_fp32']:.3f}x, "
@@ -174,6 +213,12 @@ if a.bf16:
 if a.shear_before:
     print(f"  step time, this build / {a.shear_before}: train {res['train_step_after_over_before']:.3f}x, "
           f"prune {res['prune_step_after_over_before']:.3f}x")
+if a.vs_sgemm:
+    v = res["vs_sgemm"]
+    print(f"  fp32 train step {v['train_gflops']:.1f} GFLOP/s ({v['train_flops_per_token'] / 1e6:.2f} MFLOP/token) vs "
+          f"sgemm at the step's GEMMs {v['sgemm_gflops']:.1f} GFLOP/s: {100 * v['train_over_sgemm']:.1f}%")
+    if a.shear_before:
+        print(f"  {a.shear_before}: {v['before_train_gflops']:.1f} GFLOP/s, {100 * v['before_train_over_sgemm']:.1f}% of sgemm")
 if a.out:
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
