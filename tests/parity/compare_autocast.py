@@ -10,11 +10,12 @@ products q k^T and p v in bf16 (Shear: fp32), and its backward multiplies bf16 g
 to compare.py's bf16 bound; the tolerance comes from the case itself. For every tensor, d = the relative distance
 of the autocast gradient from the float64 reference with Shear's rounding points (ref_llama.set_gemm_bf16, the
 answer compare.py holds Shear to, within 1e-3). Shear must be within AC_FACTOR x d of autocast. By the triangle
-inequality a Shear at distance e from that float64 answer is within d + e of autocast, so a factor of 2 admits
-an error of Shear's own up to d (measured d: 2e-3 to 1e-2 on the gradients, 1.6e-5 on the loss; Shear bf16 sits
-at 1.0x d, Shear's fp32 GEMMs at up to 1.5x d, a gradient scaled by 1.05 at 5x d and more). That makes this a
-coarse check that Shear's bf16 training sees the gradients PyTorch's bf16 training sees; the fine check of
-Shear's rounding points is compare.py on the same cases (parity_bf16_*).
+inequality a Shear at distance e from that float64 answer is within d + e of autocast, so a factor of 2 passes
+any Shear with e <= d (measured d: 2e-3 to 2.7e-2 on the gradients, 2.5e-6 and 1.6e-5 on the loss; Shear bf16
+sits at 1.00x d, Shear's fp32 GEMMs at up to 2.2x d, a gradient scaled by 1.05 at 8x d). That makes this a
+coarse check that Shear's bf16 training sees the gradients PyTorch's bf16 training sees; it does not tell fp32
+GEMMs from bf16 ones. The fine check of Shear's rounding points is compare.py (parity_bf16_*, which the fp32
+GEMMs fail).
 
 NaN or inf never passes: in Shear's output, in the autocast reference, or in the bound. d = 0 on a gradient fails
 too (autocast rounded nothing: the reference did not run under autocast).
