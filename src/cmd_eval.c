@@ -13,11 +13,12 @@
 #include "shear/evaluate.h"
 #include "shear/model.h"
 #include "shear/modelfile.h"
+#include "shear/precision.h"
 #include "shear/store.h"
 #include "shear/tokenizer.h"
 
 
-enum { O_MODEL, O_TOKENIZER, O_TEXT, O_SEQ_LEN, O_MICRO, O_MAX_SEQS, O_THREADS, O_JSON, O_SET, N_OPTS };
+enum { O_MODEL, O_TOKENIZER, O_TEXT, O_SEQ_LEN, O_MICRO, O_MAX_SEQS, O_THREADS, O_PRECISION, O_JSON, O_SET, N_OPTS };
 
 
 // Number or null: JSON has no NaN / inf.
@@ -45,6 +46,10 @@ static int eval_text(const Dist *dist, CliOption *o) {
 
     ModelConfig cfg;
     modelfile_read_config(model_path, &cfg);
+    const char *precision_source;
+    ShearPrecision prec = precision_for_model(o[O_PRECISION].set ? o[O_PRECISION].value : NULL, model_path,
+                                              &precision_source);
+    precision_apply(ops_cpu(), prec);
     size_t len, cap = 0;
     char *text = shear_read_file(text_path, &len);
     if (len == 0) SHEAR_DIE("text file '%s' is empty: expected text to score", text_path);
@@ -92,11 +97,11 @@ static int eval_text(const Dist *dist, CliOption *o) {
             json_number(stdout, loss);
             printf(",\"ppl\":");
             json_number(stdout, exp(loss));
-            printf(",\"ranks\":%d,\"seconds\":%.3f}\n", dist->size, secs);
+            printf(",\"precision\":\"%s\",\"ranks\":%d,\"seconds\":%.3f}\n", precision_name(prec), dist->size, secs);
         } else {
             printf("shear eval: %s: %zu tokens, %zu window(s) of %d, %.0f positions scored | loss %.4f | ppl %.3f | "
-                   "%d rank(s), %.2f s\n", text_path, n, windows, window_len, count, loss, exp(loss), dist->size,
-                   secs);
+                   "precision %s (%s) | %d rank(s), %.2f s\n", text_path, n, windows, window_len, count, loss,
+                   exp(loss), precision_name(prec), precision_source, dist->size, secs);
         }
         fflush(stdout);
     }
@@ -118,7 +123,10 @@ static int eval_deck(const Dist *dist, CliOption *o, const char *deck_path, cons
     int threads = o[O_THREADS].set ? (int)cli_long(&o[O_THREADS], 0, 4096) : deck.run_threads;
     ops_cpu_set_threads(dist_threads(dist, threads));
     // run.precision: the GEMMs as the deck's train and prune runs (and their DBL evaluations) compute them
-    ops_cpu()->set_precision(strcmp(deck.run_precision, "bf16") == 0 ? SHEAR_BF16 : SHEAR_FP32);
+    // (deck_open has checked the key's value); --precision overrides it
+    const char *precision_source = o[O_PRECISION].set ? "--precision" : "run.precision";
+    ShearPrecision prec = precision_option(o[O_PRECISION].set ? o[O_PRECISION].value : deck.run_precision);
+    precision_apply(ops_cpu(), prec);
     int T = deck.train_seq_len;
     if (T < 2) SHEAR_DIE("%s: train.seq_len is %d; evaluation needs at least 2 tokens per sequence", deck.path, T);
 
@@ -175,10 +183,11 @@ static int eval_deck(const Dist *dist, CliOption *o, const char *deck_path, cons
             json_number(stdout, avg);
             printf(",\"average_ppl\":");
             json_number(stdout, exp(avg));
-            printf(",\"tokens\":%.0f,\"ranks\":%d,\"seconds\":%.3f}\n", total, dist->size, secs);
+            printf(",\"tokens\":%.0f,\"precision\":\"%s\",\"ranks\":%d,\"seconds\":%.3f}\n", total,
+                   precision_name(prec), dist->size, secs);
         } else {
-            printf("shear eval: model %s | store %s | %d tokens per sequence | %d rank(s), %.2f s\n", model_path,
-                   deck.data_store, T, dist->size, secs);
+            printf("shear eval: model %s | store %s | %d tokens per sequence | precision %s (%s) | %d rank(s), %.2f s\n",
+                   model_path, deck.data_store, T, precision_name(prec), precision_source, dist->size, secs);
             printf("%-16s %10s %12s %12s\n", "domain", "loss", "ppl", "tokens");
             for (int i = 0; i < nd; i++) {
                 double l = loss_sum[i] / tokens[i];
@@ -206,6 +215,8 @@ int cmd_eval(int argc, char **argv) {
         [O_MAX_SEQS] = {"max-seqs", "N", "deck mode: score the first N eval sequences of each domain; 0 = all", "0", 0},
         [O_THREADS] = {"threads", "N", "threads per rank (default: run.threads in deck mode; else, or 0: "
                        "OMP_NUM_THREADS or cores / local ranks)", "", 0},
+        [O_PRECISION] = {"precision", "fp32|bf16", "the GEMMs' arithmetic (default: text mode, the run.precision the "
+                         "model was trained in, as its file records, else fp32; deck mode, run.precision)", "", 0},
         [O_JSON] = {"json", NULL, "print one JSON object instead of the table", NULL, 0},
         [O_SET] = {"set", "SECTION.KEY=VALUE", "deck mode: override a deck key (repeatable)", NULL, 0},
     };
@@ -213,15 +224,17 @@ int cmd_eval(int argc, char **argv) {
     int n_sets = cli_collect_sets(argc, argv, sets, CLI_MAX_SETS);
     const char *pos[1];
     int npos = cli_parse(argc, argv, opts, N_OPTS,
-                         "shear eval --model M.h5 --tokenizer T.json --text FILE --seq-len N [--json]\n"
-                         "       shear eval DECK [--model M.h5] [--set section.key=value]... [--json]",
+                         "shear eval --model M.h5 --tokenizer T.json --text FILE --seq-len N [--precision P] [--json]\n"
+                         "       shear eval DECK [--model M.h5] [--set section.key=value]... [--precision P] [--json]",
                          "Mean next-token cross-entropy (loss) and perplexity exp(loss) of a model file, MPI-parallel.\n"
                          "Text mode: the file is tokenized as one document (BOS first, no EOS) and cut into consecutive\n"
                          "windows of N tokens; a trailing partial window is dropped unless it is the only one. A window\n"
                          "of n tokens scores n-1 predictions; the loss is the mean over all of them.\n"
                          "Deck mode: per domain of data.domains (default: every domain of data.store), the first\n"
                          "train.seq_len tokens of each eval sequence of the token store; the average is the unweighted\n"
-                         "mean of the domain losses.", pos, 1);
+                         "mean of the domain losses.\n"
+                         "With bf16 (--precision bf16, a model file written by a run.precision: bf16 run, or deck mode's\n"
+                         "run.precision: bf16) both inputs of every GEMM are rounded to bf16, accumulated in fp32.", pos, 1);
     if (npos == 1 && opts[O_TEXT].set) {
         fprintf(stderr, "shear eval: give either a DECK or --text FILE, not both\n");
         return SHEAR_EXIT_USAGE;
@@ -234,6 +247,7 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "shear eval: --set applies to deck mode only\n");
         return SHEAR_EXIT_USAGE;
     }
+    if (opts[O_PRECISION].set) precision_option(opts[O_PRECISION].value); // a bad value before any file is read
     Dist dist;
     dist_init(&dist, &argc, &argv);
     shear_errors_shared(1); // every rank reads the same model, text, deck and store: one message, from rank 0

@@ -19,13 +19,14 @@
 #include "shear/model.h"
 #include "shear/modelfile.h"
 #include "shear/prep.h"
+#include "shear/precision.h"
 #include "shear/rng.h"
 #include "shear/sample.h"
 #include "shear/tokenizer.h"
 
 enum {
     O_MODEL, O_TOKENIZER, O_PROMPT, O_PROMPT_FILE, O_MAX_NEW, O_TEMPERATURE, O_TOP_K, O_TOP_P, O_SEED, O_GREEDY,
-    O_JSON, O_MAX_LEN, O_NO_CACHE, O_THREADS, O_DEVICE, N_OPTS
+    O_JSON, O_MAX_LEN, O_NO_CACHE, O_THREADS, O_DEVICE, O_PRECISION, N_OPTS
 };
 
 typedef struct {
@@ -124,6 +125,7 @@ typedef struct {
     uint64_t seed;
     int max_new, limit, no_cache, json;
     const char *limit_what;
+    ShearPrecision precision;
     int32_t stop_ids[16]; // the tokenizer's end-of-text id and the eos ids `shear import` recorded
     int n_stop;
 } Session;
@@ -215,7 +217,8 @@ static void generate_one(Session *s, const char *prompt, size_t index) {
         printf(",\"ids\":");
         json_ids(stdout, ids + n_prompt, n_new);
         printf(",\"stop\":\"%s\",\"prompt_tokens\":%zu,\"new_tokens\":%zu,\"prefill_seconds\":%.4f,"
-               "\"seconds\":%.4f,\"tokens_per_s\":%.2f}\n", stop, n_prompt, n_new, t_prefill, secs, tps);
+               "\"seconds\":%.4f,\"tokens_per_s\":%.2f,\"precision\":\"%s\"}\n", stop, n_prompt, n_new, t_prefill, secs, tps,
+               precision_name(s->precision));
     } else {
         if (flen > printed && comp != full) fwrite(full + printed, 1, flen - printed, stdout); // held-back bytes
         fputc('\n', stdout);
@@ -250,15 +253,19 @@ int cmd_generate(int argc, char **argv) {
         [O_NO_CACHE] = {"no-cache", NULL, "recompute the whole sequence every step (checks the KV cache; slow)", NULL, 0},
         [O_THREADS] = {"threads", "N", "CPU threads; 0 = OMP_NUM_THREADS or all cores", "0", 0},
         [O_DEVICE] = {"device", "cpu|cuda", "backend", "cpu", 0},
+        [O_PRECISION] = {"precision", "fp32|bf16", "the GEMMs' arithmetic (default: the run.precision the model was "
+                         "trained in, as its file records; else fp32)", "", 0},
     };
     cli_parse(argc, argv, o, N_OPTS,
               "shear generate --model M.h5 [--tokenizer T.json] [--prompt TEXT | --prompt-file F | < prompts.jsonl]\n"
-              "       [--max-new N] [--temperature X] [--top-k K] [--top-p P] [--seed S] [--greedy] [--json]",
+              "       [--max-new N] [--temperature X] [--top-k K] [--top-p P] [--seed S] [--greedy] [--json]\n"
+              "       [--precision fp32|bf16]",
               "Continues each prompt with the model: BOS (when the tokenizer's family has one) and the prompt are\n"
               "fed once through a KV cache, then one token at a time is drawn until the tokenizer's end-of-text\n"
               "token, --max-new tokens, or the model's length limit. Sampling: temperature, then top-k, then\n"
               "top-p; a token is a function of (seed, prompt index, step) only. Text streams to stdout (the\n"
-              "prompt, then the completion); per-prompt statistics go to stderr.",
+              "prompt, then the completion); per-prompt statistics go to stderr. A model trained with\n"
+              "run.precision: bf16 is run with bf16 GEMMs (inputs rounded to bf16, fp32 accumulation), as trained.",
               NULL, 0);
     if (!o[O_MODEL].set || !o[O_MODEL].value[0]) {
         fprintf(stderr, "shear generate: --model MODEL.h5 is required (see shear generate --help)\n");
@@ -299,6 +306,8 @@ int cmd_generate(int argc, char **argv) {
         return SHEAR_EXIT_USAGE;
     }
 
+    if (o[O_PRECISION].set) precision_option(o[O_PRECISION].value); // a bad value before anything is read
+
     // every prompt is read and checked before the model loads: a bad one costs nothing
     Prompts pr = {0};
     if (o[O_PROMPT].set) {
@@ -319,6 +328,8 @@ int cmd_generate(int argc, char **argv) {
     }
 
     const char *model_path = o[O_MODEL].value;
+    const char *precision_source;
+    s.precision = precision_for_model(o[O_PRECISION].set ? o[O_PRECISION].value : NULL, model_path, &precision_source);
     ModelConfig cfg;
     ModelFileReader *r = modelfile_open(model_path, &cfg);
     char tok_path[PATH_MAX], limit_what[PATH_MAX + 64] = "";
@@ -356,6 +367,7 @@ int cmd_generate(int argc, char **argv) {
     } else {
         ops_cpu_set_threads(threads);
     }
+    precision_apply(ops, s.precision);
     Model m;
     model_create(&m, ops, &cfg);
     ops->free(m.g); // generation needs no gradients: half the memory back
@@ -375,9 +387,9 @@ int cmd_generate(int argc, char **argv) {
     if (max_len > (size_t)(1 << 24)) SHEAR_DIE("a sequence of %zu tokens is beyond what shear generate holds (2^24)", max_len);
     gen_init(&s.gen, &m, (int)max_len, 512);
     if (!s.json)
-        fprintf(stderr, "shear generate: %s (d %d, %d layers, %d/%d heads, vocab %d) on %s | %s | %s\n", model_path, cfg.dim,
-                  cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.vocab, ops->name, tok_path,
-                  s.sp.greedy ? "greedy" : "sampling");
+        fprintf(stderr, "shear generate: %s (d %d, %d layers, %d/%d heads, vocab %d) on %s | %s | %s | precision %s (%s)\n",
+                model_path, cfg.dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.vocab, ops->name, tok_path,
+                s.sp.greedy ? "greedy" : "sampling", precision_name(s.precision), precision_source);
     for (size_t i = 0; i < pr.n; i++) {
         generate_one(&s, pr.text[i], i);
         free(pr.text[i]);

@@ -70,4 +70,19 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/parity/parity_driver.c)
   parity_case(parity_bf16_detects ${PARITY_CASE_GQA3} --seed 3 --gates layer --precision bf16)
   set_tests_properties(parity_bf16_detects PROPERTIES ENVIRONMENT "${PARITY_ENV};PARITY_GEMM_FP32=1"
                        PASS_REGULAR_EXPRESSION "FAIL logits [^\n]*\n.*[0-9]+ passed, [1-9][0-9]* failed")
+  # the same bf16 loss and whole-model gradients (one forward and backward) against PyTorch's own bf16 training:
+  # the reference model under torch.autocast(cpu, bfloat16) on fp32 weights (tests/parity/compare_autocast.py:
+  # autocast also rounds the linear outputs and the attention products, so the bound is 2x autocast's measured
+  # distance from Shear's exact rounding points, per tensor); the detects case must fail exactly for a gradient
+  # scaled by 1.05 and one with a NaN
+  set(PARITY_AC_ENV "${PARITY_ENV};PARITY_COMPARE=compare_autocast.py")
+  parity_case(parity_autocast_gqa3 ${PARITY_CASE_GQA3} --seed 13 --gates layer --precision bf16)
+  parity_case(parity_autocast_qwen3 --dim 40 --layers 2 --heads 6 --kv-heads 2 --head-dim 16 --intermediate 70
+              --vocab 101 --batch 2 --seq 19 --seed 14 --gates layer --qk-norm --tie --precision bf16)
+  parity_case(parity_autocast_detects ${PARITY_CASE_GQA3} --seed 13 --gates layer --precision bf16)
+  set_tests_properties(parity_autocast_gqa3 parity_autocast_qwen3 PROPERTIES ENVIRONMENT "${PARITY_AC_ENV}")
+  set_tests_properties(parity_autocast_detects PROPERTIES
+      ENVIRONMENT "${PARITY_AC_ENV};PARITY_AC_SCALE=grad/model.layers.1.mlp.up_proj.weight;PARITY_AC_NAN=grad/model.norm.weight"
+      PASS_REGULAR_EXPRESSION
+      "FAIL grad +model\\.layers\\.1\\.mlp\\.up_proj\\.weight [^\n]*\n.*FAIL grad +model\\.norm\\.weight [^\n]*non-finite[^\n]*\n.*[0-9]+ passed, 2 failed")
 endif()

@@ -9,6 +9,13 @@ models and the timing the tests and the benchmark use.
   ref_generate.py greedy MODEL.h5 IDS.jsonl MAX_NEW EOS [--cache] [--dtype float32|float64]
           IDS.jsonl: one JSON array of prompt ids per line; prints one JSON array of new ids per line (EOS ends a
           sequence and is not printed)
+  ref_generate.py forced MODEL.h5 IDS.jsonl NEW.jsonl [--precision bf16]
+          teacher forcing on another generator's greedy ids: prompt i of IDS.jsonl, then the ids of line i of
+          NEW.jsonl one at a time through the KV cache, in float64 and float32 at once; prints one JSON object per
+          line: per step the float64 argmax, the float64 margin max - logit[new id] (0 when the new id is the
+          argmax) and the largest |float64 - float32| logit difference (the rounding noise of two correct
+          implementations of the same arithmetic); --precision bf16: every linear layer's inputs rounded to bf16
+          (Shear's bf16 GEMMs, ref_llama.set_gemm_bf16)
   ref_generate.py bench MODEL.h5 IDS.json NEW [--threads N] [--rounds R]
           decode tokens/s of the cached reference (float32) after the prompt IDS.json (a JSON array), greedy, NEW
           tokens, best of R rounds, as JSON
@@ -67,9 +74,9 @@ class Cached:
         for l in range(c.n_layers):
             p = f"model.layers.{l}."
             h = R.rmsnorm(x, P[p + "input_layernorm.weight"], c.norm_eps)
-            q = (h @ P[p + "self_attn.q_proj.weight"].T).view(n, H, hd).transpose(0, 1)    # [H, n, hd]
-            k = (h @ P[p + "self_attn.k_proj.weight"].T).view(n, G, hd).transpose(0, 1)    # [G, n, hd]
-            v = (h @ P[p + "self_attn.v_proj.weight"].T).view(n, G, hd).transpose(0, 1)
+            q = R.linear(h, P[p + "self_attn.q_proj.weight"]).view(n, H, hd).transpose(0, 1)  # [H, n, hd]
+            k = R.linear(h, P[p + "self_attn.k_proj.weight"]).view(n, G, hd).transpose(0, 1)  # [G, n, hd]
+            v = R.linear(h, P[p + "self_attn.v_proj.weight"]).view(n, G, hd).transpose(0, 1)
             q, k = rope_at(q, pos, hd, c.rope_theta), rope_at(k, pos, hd, c.rope_theta)
             self.k[l] = k if self.k[l] is None else torch.cat((self.k[l], k), dim=1)      # [G, len + n, hd]
             self.v[l] = v if self.v[l] is None else torch.cat((self.v[l], v), dim=1)
@@ -79,14 +86,14 @@ class Cached:
             allowed = torch.arange(self.len + n)[None, :] <= pos[:, None]                   # [n, len + n]
             s = s.masked_fill(~allowed, float("-inf"))
             ctx = (s.softmax(-1) @ vv).transpose(0, 1).reshape(n, H * hd)
-            x = x + ctx @ P[p + "self_attn.o_proj.weight"].T
+            x = x + R.linear(ctx, P[p + "self_attn.o_proj.weight"])
             h = R.rmsnorm(x, P[p + "post_attention_layernorm.weight"], c.norm_eps)
-            g = h @ P[p + "mlp.gate_proj.weight"].T
-            u = h @ P[p + "mlp.up_proj.weight"].T
-            x = x + (F.silu(g) * u) @ P[p + "mlp.down_proj.weight"].T
+            g = R.linear(h, P[p + "mlp.gate_proj.weight"])
+            u = R.linear(h, P[p + "mlp.up_proj.weight"])
+            x = x + R.linear(F.silu(g) * u, P[p + "mlp.down_proj.weight"])
         self.len += n
         x = R.rmsnorm(x[-1:], P["model.norm.weight"], c.norm_eps)
-        return (x @ P["lm_head.weight"].T)[0]                                              # [V]
+        return R.linear(x, P["lm_head.weight"])[0]                                         # [V]
 
 
 def greedy(c, P, prompt, max_new, eos, cache):
@@ -103,6 +110,19 @@ def greedy(c, P, prompt, max_new, eos, cache):
             break
         logits = gen.feed([nxt]) if cache else R.forward(c, P, torch.tensor([ids]))[0, -1]
     return new
+
+
+def forced(path, prompt, new):
+    models = [Cached(*R.load_model(path, dt)) for dt in (torch.float64, torch.float32)]
+    argmax, margin, noise = [], [], []
+    logits = [g.feed(list(prompt)) for g in models]
+    for t in new:
+        l64, l32 = logits[0], logits[1].to(torch.float64)
+        argmax.append(int(torch.argmax(l64)))
+        margin.append(float(l64.max() - l64[t]))
+        noise.append(float((l64 - l32).abs().max()))
+        logits = [g.feed([t]) for g in models]
+    return {"argmax": argmax, "margin": margin, "noise": noise}
 
 
 def bench(path, ids_path, new, threads, rounds):
@@ -139,6 +159,11 @@ def main():
     g.add_argument("eos", type=int)
     g.add_argument("--cache", action="store_true")
     g.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    t = sub.add_parser("forced")
+    t.add_argument("model")
+    t.add_argument("ids")
+    t.add_argument("new")
+    t.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     b = sub.add_parser("bench")
     b.add_argument("model")
     b.add_argument("ids")
@@ -153,6 +178,11 @@ def main():
         with torch.no_grad(), open(a.ids) as f:
             for line in f:
                 print(json.dumps(greedy(c, P, json.loads(line), a.max_new, a.eos, a.cache)))
+    elif a.cmd == "forced":
+        R.set_gemm_bf16(a.precision == "bf16")
+        with torch.no_grad(), open(a.ids) as f, open(a.new) as g:
+            for line, new in zip(f, g):
+                print(json.dumps(forced(a.model, json.loads(line), json.loads(new))))
     else:
         bench(a.model, a.ids, a.new, a.threads, a.rounds)
 

@@ -32,6 +32,8 @@ expect 0 "usage: shear eval --model" -- "$SHEAR" eval --help
 expect 2 "give either a DECK or --text FILE, not both" -- "$SHEAR" eval "$WORK/deck.yaml" --text "$WORK/text.txt"
 expect 2 "--set applies to deck mode only" -- "$SHEAR" eval --model "$MODEL" "${TXT[@]}" --set train.seq_len=4
 expect 2 "unknown option '--seqlen'" -- "$SHEAR" eval --model "$MODEL" --seqlen 8
+expect 2 "option --precision: expected fp32 or bf16, got 'fp16'" -- "$SHEAR" eval --model "$MODEL" --tokenizer "$TOK" "${TXT[@]}" --precision fp16
+expect 2 "option --precision: expected fp32 or bf16, got 'fp16'" -- "$SHEAR" eval "$WORK/deck.yaml" --model "$MODEL" --precision fp16
 # text mode
 expect 1 "--model MODEL.h5 is required" -- "$SHEAR" eval --tokenizer "$TOK" "${TXT[@]}"
 expect 1 "--tokenizer tokenizer.json is required" -- "$SHEAR" eval --model "$MODEL" "${TXT[@]}"
@@ -43,6 +45,9 @@ expect 1 "model file '$WORK/none.h5' does not exist" -- "$SHEAR" eval --model "$
 expect 1 "not a readable HDF5 file" -- "$SHEAR" eval --model "$WORK/text.txt" --tokenizer "$TOK" "${TXT[@]}"
 expect 1 "text file '$WORK/empty.txt' is empty: expected text to score" -- "$SHEAR" eval --model "$MODEL" --tokenizer "$TOK" --text "$WORK/empty.txt" --seq-len 8
 expect 1 "cannot open '$WORK/missing.txt'" -- "$SHEAR" eval --model "$MODEL" --tokenizer "$TOK" --text "$WORK/missing.txt" --seq-len 8
+cp "$MODEL" "$WORK/badprec.h5"
+/usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'a').attrs['precision'] = 'tf32'" "$WORK/badprec.h5"
+expect 1 "'$WORK/badprec.h5': root attribute precision is 'tf32'; expected fp32 or bf16" -- "$SHEAR" eval --model "$WORK/badprec.h5" --tokenizer "$TOK" "${TXT[@]}"
 expect 1 "cannot open tokenizer file '$WORK/none.json'" -- "$SHEAR" eval --model "$MODEL" --tokenizer "$WORK/none.json" "${TXT[@]}"
 if [[ -f "$TOK" ]]; then
   expect 1 "is outside the vocabulary of model '$MODEL' (64): the tokenizer does not belong to the model" -- \

@@ -27,16 +27,22 @@ def make_model(path, vocab, seed, dim=32, layers=2, heads=4, kv_heads=2, head_di
     ref.save_model(path, c, P)
 
 
-def ref_loss(model_path, seqs):
-    """(sum of next-token losses, scored positions) of every sequence (each a list of ids) in float64."""
+def ref_loss(model_path, seqs, dtype=torch.float64, bf16=False):
+    """(sum of next-token losses, scored positions) of every sequence (each a list of ids) in dtype (default
+    float64); bf16: every linear layer's inputs rounded to bf16 (Shear's bf16 GEMMs, ref_llama.set_gemm_bf16)."""
     torch.set_num_threads(2)
-    c, P = ref.load_model(model_path, torch.float64)
+    c, P = ref.load_model(model_path, dtype)
     total, count = 0.0, 0
-    for s in seqs:
-        t = torch.tensor([s], dtype=torch.long)
-        logits = ref.forward(c, P, t)[0]                                     # [T, V]
-        total += float(F.cross_entropy(logits[:-1], t[0, 1:], reduction="sum"))
-        count += len(s) - 1
+    ref.set_gemm_bf16(bf16)
+    try:
+        with torch.no_grad():
+            for s in seqs:
+                t = torch.tensor([s], dtype=torch.long)
+                logits = ref.forward(c, P, t)[0]                                 # [T, V]
+                total += float(F.cross_entropy(logits[:-1], t[0, 1:], reduction="sum"))
+                count += len(s) - 1
+    finally:
+        ref.set_gemm_bf16(False)
     return total, count
 
 

@@ -54,6 +54,11 @@ expect temperature-zero 2 "option --temperature: expected a number > 0 \(or --gr
 expect temperature-inf 2 "option --temperature: .*got 'inf'" empty.jsonl -- "${g[@]}" "${G[@]}" --prompt hi --temperature inf
 expect top-k-negative 2 "option --top-k: expected an integer in \[0, [0-9]+\], got '-1'" empty.jsonl -- "${g[@]}" "${G[@]}" --prompt hi --top-k -1
 expect max-new-zero 2 "option --max-new: expected an integer in \[1, [0-9]+\], got '0'" empty.jsonl -- "${g[@]}" "${G[@]}" --prompt hi --max-new 0
+expect precision 2 "option --precision: expected fp32 or bf16, got 'fp16'" empty.jsonl -- "${g[@]}" "${G[@]}" --prompt hi --precision fp16
+cp m.h5 badprec.h5
+"$py" -c "import h5py; h5py.File('badprec.h5', 'a').attrs['precision'] = 'tf32'"
+expect recorded-precision 1 "'badprec.h5': root attribute precision is 'tf32'; expected fp32 or bf16" empty.jsonl -- \
+  "${g[@]}" --model badprec.h5 --tokenizer tok.json --prompt hi
 expect device 2 "option --device: expected cpu or cuda, got 'tpu'" empty.jsonl -- "${g[@]}" "${G[@]}" --prompt hi --device tpu
 expect tokenizer-mismatch 1 "tokenizer 'tok.json' has 291 tokens but the model 'small.h5' has vocab 64: the tokenizer does not belong" \
   empty.jsonl -- "${g[@]}" --model small.h5 --tokenizer tok.json --prompt hi

@@ -2,6 +2,7 @@
 # run_case.sh DRIVER WORKDIR MAKE_CASE_ARGS...: one parity case, end to end:
 #   make_case.py --out WORKDIR/case.h5 MAKE_CASE_ARGS  ->  DRIVER case.h5 out.h5  ->  compare.py case.h5 out.h5
 # DRIVER is the C parity_driver (or ref_driver.py, which checks the harness itself). Exit status: compare's.
+# PARITY_COMPARE=SCRIPT (in this folder) compares with SCRIPT instead of compare.py (compare_autocast.py).
 set -eu
 if [ $# -lt 3 ]; then
     echo "usage: run_case.sh DRIVER WORKDIR MAKE_CASE_ARGS..." >&2
@@ -23,4 +24,4 @@ if ! "$@" "$work/case.h5" "$work/out.h5"; then
     echo "run_case.sh: driver $driver failed on $work/case.h5" >&2
     exit 1
 fi
-exec "$py" "$here/compare.py" "$work/case.h5" "$work/out.h5"
+exec "$py" "$here/${PARITY_COMPARE:-compare.py}" "$work/case.h5" "$work/out.h5"
