@@ -35,6 +35,7 @@ void test_bf16(void) {
     test_matmul(300, 256, 700);
     for (int mode = 0; mode < 4; mode++) test_classifier(37, 24, 97, mode, TOL_BF16_CLS);
     test_classifier(1100, 16, 32000, 0, TOL_BF16_CLS); // three CUDA chunks
+    test_gemm_cache("bf16");
     CPU->set_precision(SHEAR_FP32);
     GPU->set_precision(SHEAR_FP32);
 }
