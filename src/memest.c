@@ -111,6 +111,7 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
     e->masks = 7 * p->mask_gates * sizeof(float);
     e->acts = memest_acts_bytes(&p->cfg, B, p->T, p->recompute);
     e->workspace = memest_classifier_bytes(&p->cfg, B, p->T, p->cuda);
+    e->gemm_workspace = p->cuda ? SHEAR_CUDA_GEMM_WORKSPACE_BYTES : 0; // one per rank, whatever the shapes
     if (p->bf16) e->bf16 = memest_bf16_bytes(&p->cfg, B, p->T, p->cuda, p->teacher ? p->teacher_cfg.dim : 0);
     // the reference model: weights only, one block of activations at the run's micro-batch (src/run_dbl.c)
     if (p->ref_eval) {
@@ -124,8 +125,8 @@ void memest_compute(const MemPlan *p, int B, MemEstimate *e) {
                      memest_kd_bytes(&p->teacher_cfg, B, p->T, p->cuda, p->topk);
         param_table_free(&t);
     }
-    e->total = e->weights + e->grads + e->optim + e->masks + e->acts + e->workspace + e->bf16 + e->reference +
-               e->teacher;
+    e->total = e->weights + e->grads + e->optim + e->masks + e->acts + e->workspace + e->gemm_workspace + e->bf16 +
+               e->reference + e->teacher;
 }
 
 int memest_fit_micro_batch(const MemPlan *p, int global_batch, size_t avail) {
@@ -208,9 +209,10 @@ void memest_fmt_bytes(char *buf, size_t len, double bytes) {
     else snprintf(buf, len, "%.1f KiB", bytes / 1024.0);
 }
 
-// "weights X, grads X, optim X, [masks X,] activations X (micro-batch B x T), workspace X[, bf16 X][, reference X]"
+// "weights X, grads X, optim X, [masks X,] activations X (micro-batch B x T), classifier chunk X[, cuBLASLt
+// workspace X][, bf16 GEMM operands X][, DBL reference model X][, distillation teacher X]"
 static void fmt_parts(char *buf, size_t len, const MemEstimate *e, int zero) {
-    char w[32], g[32], o[32], m[32], a[32], ws[32], r[32], te[32], bf[32];
+    char w[32], g[32], o[32], m[32], a[32], ws[32], gw[32], r[32], te[32], bf[32];
     memest_fmt_bytes(bf, sizeof bf, (double)e->bf16);
     memest_fmt_bytes(w, sizeof w, (double)e->weights);
     memest_fmt_bytes(g, sizeof g, (double)e->grads);
@@ -218,6 +220,7 @@ static void fmt_parts(char *buf, size_t len, const MemEstimate *e, int zero) {
     memest_fmt_bytes(m, sizeof m, (double)e->masks);
     memest_fmt_bytes(a, sizeof a, (double)e->acts);
     memest_fmt_bytes(ws, sizeof ws, (double)e->workspace);
+    memest_fmt_bytes(gw, sizeof gw, (double)e->gemm_workspace);
     memest_fmt_bytes(r, sizeof r, (double)e->reference);
     memest_fmt_bytes(te, sizeof te, (double)e->teacher);
     size_t n = (size_t)snprintf(buf, len, "weights %s, grads %s, optim %s%s, ", w, g, o,
@@ -226,6 +229,7 @@ static void fmt_parts(char *buf, size_t len, const MemEstimate *e, int zero) {
     if (n < len)
         n += (size_t)snprintf(buf + n, len - n, "activations %s (micro-batch %d x %d), classifier chunk %s", a, e->B,
                               e->T, ws);
+    if (e->gemm_workspace && n < len) n += (size_t)snprintf(buf + n, len - n, ", cuBLASLt workspace %s", gw);
     if (e->bf16 && n < len) n += (size_t)snprintf(buf + n, len - n, ", bf16 GEMM operands %s", bf);
     if (e->reference && n < len) n += (size_t)snprintf(buf + n, len - n, ", DBL reference model %s", r);
     if (e->teacher && n < len) snprintf(buf + n, len - n, ", distillation teacher %s", te);

@@ -1,7 +1,7 @@
 # The CUDA emulation's own tests: its execution model (src/emu_launch.cc) on kernels of its own
 # (cuda_emu/test_emu_kernels.cc: indices, barriers, shuffles, shared memory and its NaN poison, atomics, the
 # launch limits, and the faults it must report: deadlock, race under two thread orders, host pointer,
-# out-of-bounds writes, bad shuffle mask, too much static shared memory), its runtime, cuBLAS and cub
+# out-of-bounds writes, bad shuffle mask, too much static shared memory), its runtime, cuBLAS, cuBLASLt and cub
 # (test_emu_runtime.cc) and its NCCL, devices and digest (test_emu_nccl.cc, 1-3 ranks). Labels "unit" (so ASan
 # runs them too) and "cuda-emu"; built in every build. The emulation library is test infrastructure: it lives
 # here, with the tests; only the -DSHEAR_CUDA_EMU=ON test build's shear links it, never a release one.
@@ -11,7 +11,7 @@ set(CMAKE_CXX_STANDARD_REQUIRED ON)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 set(EMU_ROOT ${CMAKE_SOURCE_DIR}/tests/cuda_emu)
 # execution model (emu_launch.cc, emu_switch_x86_64.S), runtime (emu_runtime.cc), cuBLAS on OpenBLAS
-# (emu_blas.cc), cub (emu_cub.cc), NCCL on MPI (emu_nccl.cc)
+# (emu_blas.cc) and cuBLASLt on its product (emu_blaslt.cc), cub (emu_cub.cc), NCCL on MPI (emu_nccl.cc)
 file(GLOB EMU_LIB_SRC CONFIGURE_DEPENDS ${EMU_ROOT}/src/*.cc ${EMU_ROOT}/src/*.S)
 add_library(shear_cuda_emu STATIC ${EMU_LIB_SRC})
 target_include_directories(shear_cuda_emu PUBLIC ${EMU_ROOT}/include PRIVATE ${EMU_ROOT}/src)
@@ -36,7 +36,7 @@ foreach(np 1 2 3)
                        TIMEOUT 300)
 endforeach()
 
-# The emulated runtime, cuBLAS and cub against what the real ones do (cuda_emu/test_emu_runtime.cc)
+# The emulated runtime, cuBLAS, cuBLASLt and cub against what the real ones do (cuda_emu/test_emu_runtime.cc)
 add_executable(test_emu_runtime cuda_emu/test_emu_runtime.cc)
 target_link_libraries(test_emu_runtime PRIVATE shear_cuda_emu)
 target_include_directories(test_emu_runtime PRIVATE ${EMU_ROOT}/src)

@@ -129,8 +129,9 @@ if(SHEAR_CUDA_EMU)
                        DEPENDS ${EMU_SRC}/mutate.py ${CMAKE_SOURCE_DIR}/kernels/cuda/${mfile}
                        COMMENT "mutant ${mname} of kernels/cuda/${mfile}")
     set_source_files_properties(${mout} PROPERTIES LANGUAGE CXX)
-    add_executable(test_cuda_ops_${mname} ${mout} gpu/test_cuda_ops.c gpu/test_cuda_cached.c gpu/test_cuda_bf16.c gpu/test_cuda_model.c
-                   gpu/cuda_parity.c)
+    add_executable(test_cuda_ops_${mname} ${mout} gpu/test_cuda_ops.c gpu/test_cuda_cached.c gpu/test_cuda_bf16.c
+                   gpu/test_cuda_gemm.c gpu/test_cuda_model.c gpu/cuda_parity.c)
+    target_compile_definitions(test_cuda_ops_${mname} PRIVATE SHEAR_TEST_CUDA_EMU=1)
     target_link_libraries(test_cuda_ops_${mname} PRIVATE shearcore)
     target_include_directories(test_cuda_ops_${mname} PRIVATE ${CMAKE_SOURCE_DIR}/tests
                                ${CMAKE_SOURCE_DIR}/kernels/cuda)

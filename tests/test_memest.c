@@ -15,6 +15,7 @@
 #include "shear/common.h"
 #include "shear/memest.h"
 #include "shear/model.h"
+#include "shear/ops.h"
 #include "shear/optim.h"
 
 // AddressSanitizer pads every allocation with redzones and keeps freed blocks in quarantine, so the process
@@ -181,6 +182,14 @@ int main(void) {
     MemEstimate ez;
     memest_compute(&z, 2, &ez);
     CHECK(ez.optim < e2.optim && ez.weights == e2.weights, "ZeRO shrinks only the optimizer state");
+    // the CUDA backend also holds the cuBLASLt workspace of its GEMMs, in the total; the CPU none
+    MemPlan cu = p;
+    cu.cuda = 1;
+    MemEstimate ec;
+    memest_compute(&cu, 2, &ec);
+    CHECK(ec.gemm_workspace == SHEAR_CUDA_GEMM_WORKSPACE_BYTES && e2.gemm_workspace == 0 &&
+              ec.total == ec.weights + ec.grads + ec.optim + ec.acts + ec.workspace + SHEAR_CUDA_GEMM_WORKSPACE_BYTES,
+          "CUDA: cuBLASLt workspace %zu in a total of %zu; CPU: %zu", ec.gemm_workspace, ec.total, e2.gemm_workspace);
 
     setenv("SHEAR_MEM_AVAILABLE", "1.5G", 1);
     CHECK(memest_available(0, 1, NULL, 0) == (size_t)(1.5 * 1073741824.0), "SHEAR_MEM_AVAILABLE=1.5G");

@@ -16,6 +16,7 @@
 //            4 N (L - 1) (5 d + 3 H hd + 2 Hkv hd + 4 I + H + 2)
 //   workspace the classifier's chunk of logits: min(N, max(cap / V, rows_min)) x V floats + a double per row
 //            (CPU: cap 2^22 floats, at least 64 rows; CUDA: cap 2^24 floats, at least 1 row)
+//   gemm_workspace  CUDA only: the GEMMs' cuBLASLt workspace, SHEAR_CUDA_GEMM_WORKSPACE_BYTES = 32 MiB (shear/ops.h)
 //   bf16     run.precision: bf16, the bf16 copies of GEMM operands alive at once (an upper bound for both
 //            backends: the CPU's are per call, CUDA's grow-only slots): 2 bytes x (A + B + shared + V d [+ V td])
 //            with A = max(N wide, chunk d), B = max(wmax, N wide), shared = max(N wide, chunk V), wide = max(d,
@@ -57,7 +58,8 @@ typedef struct {
 
 typedef struct {
     int B, T;            // micro-batch of the estimate
-    size_t weights, grads, optim, masks, acts, workspace, bf16, reference, teacher, total; // bytes per rank
+    size_t weights, grads, optim, masks, acts, workspace, gemm_workspace, bf16, reference, teacher,
+        total; // bytes per rank
 } MemEstimate;
 
 // Bytes of model_alloc_acts(B, T) for this shape, with model_set_recompute(recompute) before it.

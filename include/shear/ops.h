@@ -45,6 +45,11 @@ typedef void (*ShearFatalFn)(const char *file, int line, const char *msg);
 // softmax, the loss, AdamW) stays fp32, and so do every buffer and the gradients.
 typedef enum { SHEAR_FP32 = 0, SHEAR_BF16 = 1 } ShearPrecision;
 
+// Device memory the CUDA backend holds for cuBLASLt's GEMMs, allocated once at the first GEMM (cuda_matmul.cu)
+// and counted by the memory estimate (shear/memest.h): 32 MiB, the workspace NVIDIA's cuBLAS guide recommends on
+// Hopper (4 MiB before it); cuBLASLt's heuristic only chooses algorithms that fit in it.
+#define SHEAR_CUDA_GEMM_WORKSPACE_BYTES ((size_t)32 << 20)
+
 typedef struct ShearOps {
     const char *name; // "cpu" or "cuda"
 

@@ -1,4 +1,4 @@
-// The CUDA backend's table, device selection (the stream and the cuBLAS handles every op uses), device memory
+// The CUDA backend's table, device selection (the stream and the cuBLASLt handle every op uses), device memory
 // and the per-user scratch buffers. Memory ops are stream-ordered on the backend stream like the kernels, so a
 // buffer allocated, zeroed, filled and used keeps that order without host waits; only downloads wait.
 #include "cuda_common.cuh"
@@ -6,7 +6,6 @@
 static int g_dev = -1;                      // selected device, -1 before cuda_select_device
 static int g_sms = 0;                       // its streaming multiprocessors
 static cudaStream_t g_stream = NULL;        // the one stream of the backend
-static cublasHandle_t g_cublas = NULL;      // bound to g_stream
 static cublasLtHandle_t g_cublaslt = NULL;  // cuBLASLt takes the stream per call
 static void *g_scratch[CUDA_SCRATCH_SLOTS]; // grow-only device workspaces
 static size_t g_scratch_cap[CUDA_SCRATCH_SLOTS];
@@ -19,11 +18,6 @@ static void require_device(const char *what) {
 cudaStream_t cuda_stream(void) {
     require_device("cuda_stream");
     return g_stream;
-}
-
-cublasHandle_t cuda_cublas(void) {
-    require_device("cuda_cublas");
-    return g_cublas;
 }
 
 cublasLtHandle_t cuda_cublaslt(void) {
@@ -54,11 +48,6 @@ extern "C" void cuda_select_device(int dev) {
     g_sms = prop.multiProcessorCount;
     // non-blocking: no implicit ordering with the legacy default stream that libraries might use
     CUDA_CHECK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
-    CUBLAS_CHECK(cublasCreate(&g_cublas));
-    CUBLAS_CHECK(cublasSetStream(g_cublas, g_stream));
-    // fp32 stays fp32: no TF32, no reduced-precision reductions (see cuda_common.cuh)
-    CUBLAS_CHECK(cublasSetMathMode(g_cublas, (cublasMath_t)(CUBLAS_DEFAULT_MATH |
-                                                            CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
     CUBLAS_CHECK(cublasLtCreate(&g_cublaslt));
     g_dev = dev;
 }

@@ -1,5 +1,5 @@
 // Shared by every file of the CUDA backend: the error macros (CUDA_CHECK, CUBLAS_CHECK, CUDA_LAUNCH_CHECK), the
-// backend's one stream and its cuBLAS / cuBLASLt handles (created by cuda_select_device in cuda_backend.cu), the
+// backend's one stream and its cuBLASLt handle (created by cuda_select_device in cuda_backend.cu), the
 // grid-size helper and a grow-only device scratch per user. Errors die through CUDA_DIE (kernel_die, shared with
 // the CPU backend), which calls the host's fatal-error function (ShearOps.set_fatal: shear_die), so a failing GPU rank prints one message and takes the
 // MPI job down with it like any other error. Kernels never include the host's headers (shear/common.h).
@@ -69,13 +69,19 @@ static inline const char *cublas_error_hint(cublasStatus_t s) {
                       cudaGetErrorString(cuda_err_), #call, cuda_error_hint(cuda_err_));                          \
     } while (0)
 
-#define CUBLAS_CHECK(call)                                                                                        \
+// CUBLAS_CHECK_FOR(call, what): `what` (a string expression, evaluated only on failure) names what the call
+// worked on, e.g. the GEMM's shape.
+#define CUBLAS_CHECK_FOR(call, what)                                                                              \
     do {                                                                                                          \
         cublasStatus_t cublas_st_ = (call);                                                                       \
-        if (cublas_st_ != CUBLAS_STATUS_SUCCESS)                                                                  \
-            kernel_die(__FILE__, __LINE__, "cuBLAS error %s (%d) in %s; hint: %s", cublasGetStatusString(cublas_st_), \
-                      (int)cublas_st_, #call, cublas_error_hint(cublas_st_));                                     \
+        if (cublas_st_ != CUBLAS_STATUS_SUCCESS) {                                                                \
+            const char *cublas_what_ = (what);                                                                    \
+            kernel_die(__FILE__, __LINE__, "cuBLAS error %s (%d) in %s%s%s; hint: %s",                            \
+                      cublasGetStatusString(cublas_st_), (int)cublas_st_, #call, cublas_what_ ? " for " : "",      \
+                      cublas_what_ ? cublas_what_ : "", cublas_error_hint(cublas_st_));                           \
+        }                                                                                                         \
     } while (0)
+#define CUBLAS_CHECK(call) CUBLAS_CHECK_FOR(call, (const char *)NULL)
 
 // After every <<<...>>>: a bad launch configuration is reported here, at its own line. Kernel faults are
 // asynchronous and surface at the next synchronising call; build with -DSHEAR_CUDA_SYNC_LAUNCHES to make every
@@ -90,14 +96,12 @@ static inline const char *cublas_error_hint(cublasStatus_t s) {
 #define CUDA_LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
 #endif
 
-// The objects cuda_select_device created; every kernel, copy and cuBLAS call goes to this one stream, so the
+// The objects cuda_select_device created; every kernel, copy and cuBLASLt call goes to this one stream, so the
 // ops run in the order the host calls them and the host only waits where it reads a result.
-// cuBLAS math mode is CUBLAS_DEFAULT_MATH (plus no reduced-precision reductions): fp32 GEMMs run on the fp32
+// cuBLASLt has no math mode: the GEMMs (cuda_gemm_rm) pass CUBLAS_COMPUTE_32F, so fp32 GEMMs run on the fp32
 // FMA units, never TF32 (TF32 keeps 10 mantissa bits and would break fp32 parity with the CPU backend; it is
-// only used when asked for, by CUBLAS_TF32_TENSOR_OP_MATH or a *_FAST_TF32 compute type, which Shear never
-// does). cuBLASLt has no math mode: its callers must pass CUBLAS_COMPUTE_32F (or _32F_PEDANTIC) for fp32.
+// only used when asked for, by a *_FAST_TF32 compute type, which Shear never does).
 cudaStream_t cuda_stream(void);
-cublasHandle_t cuda_cublas(void);
 cublasLtHandle_t cuda_cublaslt(void);
 // Streaming multiprocessors of the selected device (sizes grids of grid-stride loops).
 int cuda_sm_count(void);
@@ -120,7 +124,7 @@ enum {
     CUDA_SCRATCH_NORM,          // cuda_norm.cu (column partial sums)
     CUDA_SCRATCH_MASKS,         // cuda_masks.cu
     CUDA_SCRATCH_ATTENTION,     // cuda_attention.cu
-    CUDA_SCRATCH_MATMUL,        // cuda_matmul.cu (cuBLASLt workspace)
+    CUDA_SCRATCH_MATMUL,        // cuda_matmul.cu: the cuBLASLt workspace, SHEAR_CUDA_GEMM_WORKSPACE_BYTES
     CUDA_SCRATCH_CLASSIFIER,    // cuda_classifier.cu (logit chunks)
     CUDA_SCRATCH_BF16_A,        // cuda_matmul.cu: bf16 copies of the GEMM operands (run.precision: bf16)
     CUDA_SCRATCH_BF16_B,

@@ -1,6 +1,6 @@
 // The CUDA backend of the ops interface (include/shear/ops.h), fp32 buffers in device memory, every kernel on
 // the backend's one explicit stream. C-callable; compiled only when SHEAR_HAVE_CUDA.
-// Files: cuda_common.cuh (CUDA_CHECK / CUBLAS_CHECK / CUDA_DIE, the stream and cuBLAS handle), cuda_backend.cu
+// Files: cuda_common.cuh (CUDA_CHECK / CUBLAS_CHECK / CUDA_DIE, the stream and cuBLASLt handle), cuda_backend.cu
 // (memory ops, device selection and the ShearOps table), cuda_device.cu (the device facts of the table and the
 // host's fatal-error function), cuda_pointwise.cu, cuda_norm.cu, cuda_masks.cu, cuda_attention.cu, cuda_matmul.cu,
 // cuda_classifier.cu. The launchers below have exactly the signatures and semantics of the ShearOps members of
@@ -22,7 +22,7 @@ extern "C" {
 // cuda_device.cu, except cuda_select_device (cuda_backend.cu).
 // Visible CUDA devices; 0 when there is none or the driver is missing (never dies).
 int cuda_device_count(void);
-// cudaSetDevice(dev) and creation of the stream and cuBLAS handle on it; call once, before any op.
+// cudaSetDevice(dev) and creation of the stream and cuBLASLt handle on it; call once, before any op.
 void cuda_select_device(int dev);
 void cuda_device_info(ShearDeviceInfo *info);
 void cuda_version_info(char *buf, size_t len);
@@ -68,6 +68,9 @@ int cuda_set_precision(ShearPrecision p);
 void cuda_matmul_fwd(float *out, const float *inp, const float *w, size_t N, int C, int OC);
 void cuda_matmul_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w, size_t N, int C,
                      int OC);
+// Entries of the GEMMs' algorithm table so far (one per distinct GEMM: its cuBLASLt heuristic was asked once),
+// for the tests.
+size_t cuda_gemm_plan_count(void);
 // cuda_classifier.cu
 double cuda_classifier(float *dx, float *dw, float *row_loss, float *logits_out, const float *x, const float *w,
                        const int32_t *targets, size_t N, int d, int V, float dscale);

@@ -1,10 +1,13 @@
 // The CUDA emulation's runtime and libraries (tests/cuda_emu/src/emu_runtime.cc, emu_blas.cc, emu_cub.cc) against
 // what the real ones do: device memory (copies, NaN poison of fresh allocations, 2-D memset, a host pointer
 // refused), cublasGemmEx against a naive triple loop in all four transpose combinations with odd sizes and
-// padded leading dimensions, beta = 0 over NaN poison, cuBLAS's argument checks, cub's radix sort (stable,
-// signed keys, a bit range, the size query, a workspace too small, a host pointer). A host pointer handed to
-// cuBLAS is a fault, sticky as on a GPU, so that case runs in a child process (this program with a scenario
-// argument) and the parent checks its exit and message.
+// padded leading dimensions, beta = 0 over NaN poison, cuBLAS's argument checks; cuBLASLt: cublasLtMatmul
+// giving cublasGemmEx's bits (fp32 and bf16, four transpose combinations, beta = 0 over poison), the heuristic
+// counted and stating its workspace, the combinations it refuses, a workspace too small, wrong attribute sizes,
+// conflicting layouts; cub's radix sort (stable, signed keys, a bit range, the size query, a workspace too
+// small, a host pointer). A host pointer handed to cuBLAS (or as cuBLASLt's workspace, a workspace shorter than
+// its size, a misaligned operand) is a fault, sticky as on a GPU, so those cases run in a child process (this
+// program with a scenario argument) and the parent checks its exit and message.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -176,9 +179,224 @@ static cublasStatus_t gemm_args(cublasHandle_t h, cublasOperation_t ta, cublasOp
                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
+// ---- cuBLASLt: one product as cuda_matmul.cu makes it (descriptor, layouts, preference, heuristic; D = C) ----
+
+struct LtGemm {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulHeuristicResult_t r{};
+};
+
+// Layouts of a column-major m x n x k product with op(A), op(B) as in cublasGemmEx; heuristic with a preference
+// of max_ws bytes (0: the attribute left at its default) and alignment `align` for every operand (0: default).
+static cublasStatus_t lt_prepare(cublasLtHandle_t lt, LtGemm *g, bool ta, bool tb, int m, int n, int k, int lda,
+                                 int ldb, int ldc, cudaDataType_t ab, uint64_t max_ws, uint32_t align = 0) {
+    const int32_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasLtMatmulDescCreate(&g->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa);
+    cublasLtMatmulDescSetAttribute(g->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb);
+    cublasLtMatrixLayoutCreate(&g->a, ab, ta ? k : m, ta ? m : k, lda);
+    cublasLtMatrixLayoutCreate(&g->b, ab, tb ? n : k, tb ? k : n, ldb);
+    cublasLtMatrixLayoutCreate(&g->c, CUDA_R_32F, m, n, ldc);
+    cublasLtMatmulPreference_t pref;
+    cublasLtMatmulPreferenceCreate(&pref);
+    if (max_ws)
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws, sizeof max_ws);
+    for (int i = 0; align && i < 4; i++)
+        cublasLtMatmulPreferenceSetAttribute(
+            pref, (cublasLtMatmulPreferenceAttributes_t)(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES + i), &align,
+            sizeof align);
+    int found = 0;
+    cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(lt, g->desc, g->a, g->b, g->c, g->c, pref, 1, &g->r, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    return s == CUBLAS_STATUS_SUCCESS && found != 1 ? CUBLAS_STATUS_NOT_SUPPORTED : s;
+}
+
+static cublasStatus_t lt_run(cublasLtHandle_t lt, const LtGemm &g, float alpha, const void *a, const void *b,
+                             float beta, float *c, void *ws, size_t ws_bytes, bool with_algo = true) {
+    return cublasLtMatmul(lt, g.desc, &alpha, a, g.a, b, g.b, &beta, c, g.c, c, g.c, with_algo ? &g.r.algo : nullptr,
+                          ws, ws_bytes, 0);
+}
+
+static void lt_release(LtGemm *g) {
+    cublasLtMatmulDescDestroy(g->desc);
+    cublasLtMatrixLayoutDestroy(g->a);
+    cublasLtMatrixLayoutDestroy(g->b);
+    cublasLtMatrixLayoutDestroy(g->c);
+}
+
+// bf16 bits of the (round to nearest even) of a matrix's floats; NaN padding stays NaN
+static std::vector<uint16_t> to_bf16(const std::vector<float> &x) {
+    std::vector<uint16_t> h(x.size());
+    for (size_t i = 0; i < x.size(); i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        h[i] = isnan(x[i]) ? (uint16_t)0x7fc0 : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+    return h;
+}
+
+// cublasLtMatmul against cublasGemmEx on the same operands (padded leading dimensions; beta = 0 over a NaN-
+// poisoned C): the same arithmetic, so the same bits, in fp32 and bf16
+static void lt_vs_gemmex(cublasHandle_t h, cublasLtHandle_t lt, void *ws, bool ta, bool tb, bool bf16, float beta) {
+    const int m = 37, n = 19, k = 53;
+    const int a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+    const int lda = a_rows + 3, ldb = b_rows + 5, ldc = m + 2;
+    std::vector<float> a = matrix(a_rows, a_cols, lda, 11), b = matrix(b_rows, b_cols, ldb, 23);
+    std::vector<float> c0 = matrix(m, n, ldc, 37);
+    void *da, *db;
+    if (bf16) da = dev_from(to_bf16(a)), db = dev_from(to_bf16(b));
+    else da = dev_from(a), db = dev_from(b);
+    float *c1 = beta == 0.0f ? dev<float>(c0.size()) : dev_from(c0), *c2 = beta == 0.0f ? dev<float>(c0.size()) : dev_from(c0);
+    const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    const float alpha = 0.75f;
+    cublasStatus_t s1 = cublasGemmEx(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha,
+                                     da, type, lda, db, type, ldb, &beta, c1, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
+                                     CUBLAS_GEMM_DEFAULT);
+    LtGemm g;
+    cublasStatus_t s2 = lt_prepare(lt, &g, ta, tb, m, n, k, lda, ldb, ldc, type, (uint64_t)32 << 20);
+    if (s2 == CUBLAS_STATUS_SUCCESS) s2 = lt_run(lt, g, alpha, da, db, beta, c2, ws, (size_t)32 << 20);
+    std::vector<float> r1 = host_of(c1, c0.size()), r2 = host_of(c2, c0.size());
+    bool ok = s1 == CUBLAS_STATUS_SUCCESS && s2 == CUBLAS_STATUS_SUCCESS;
+    for (int j = 0; j < n && ok; j++)
+        for (int i = 0; i < m; i++) {
+            const size_t at_ij = (size_t)j * ldc + i;
+            ok = ok && isfinite(r2[at_ij]) && memcmp(&r1[at_ij], &r2[at_ij], 4) == 0;
+        }
+    char what[160];
+    snprintf(what, sizeof what, "cublasLtMatmul %c%c %s beta=%g%s: the bits of cublasGemmEx", ta ? 'T' : 'N',
+             tb ? 'T' : 'N', bf16 ? "bf16" : "fp32", (double)beta, beta == 0.0f ? " over a NaN-poisoned C" : "");
+    check(ok, what);
+    lt_release(&g);
+    cudaFree(da), cudaFree(db), cudaFree(c1), cudaFree(c2);
+}
+
+static void test_cublaslt(cublasHandle_t h, cublasLtHandle_t lt) {
+    const size_t ws_bytes = (size_t)32 << 20;
+    const float one = 1.0f, zero = 0.0f;
+    void *ws = dev<char>(ws_bytes);
+    for (int bf16 = 0; bf16 < 2; bf16++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                lt_vs_gemmex(h, lt, ws, ta, tb, bf16, -1.25f);
+                lt_vs_gemmex(h, lt, ws, ta, tb, bf16, 0.0f);
+            }
+    float *a = dev<float>(4096), *b = dev<float>(4096), *c = dev<float>(4096);
+    cudaMemset(a, 0, 4096 * sizeof(float));
+    cudaMemset(b, 0, 4096 * sizeof(float));
+    { // the heuristic: counted, one algorithm with the workspace it states
+        LtGemm g, g0;
+        long long before = emu_cublaslt_heuristic_calls();
+        cublasStatus_t s = lt_prepare(lt, &g, false, false, 8, 8, 8, 8, 8, 8, CUDA_R_32F, ws_bytes);
+        cublasStatus_t s0 = lt_prepare(lt, &g0, false, false, 8, 8, 8, 8, 8, 8, CUDA_R_32F, 0);
+        check(s == CUBLAS_STATUS_SUCCESS && s0 == CUBLAS_STATUS_SUCCESS &&
+                  emu_cublaslt_heuristic_calls() == before + 2 && g.r.workspaceSize == CUBLASLT_EMU_ALGO_WORKSPACE &&
+                  g0.r.workspaceSize == 0,
+              "cublasLtMatmulAlgoGetHeuristic: counted per call; the workspace it needs fits the preference's maximum");
+        std::string msg;
+        cublasStatus_t run = CUBLAS_STATUS_SUCCESS;
+        msg = stderr_of([&] { run = lt_run(lt, g, 1.0f, a, b, 0.0f, c, ws, CUBLASLT_EMU_ALGO_WORKSPACE - 1); });
+        check(run == CUBLAS_STATUS_INVALID_VALUE && msg.find(EMU_PREFIX "cublasLtMatmul: workspace") == 0,
+              "cublasLtMatmul with a workspace one byte smaller than its algorithm needs: INVALID_VALUE");
+        check(lt_run(lt, g0, 1.0f, a, b, 0.0f, c, nullptr, 0) == CUBLAS_STATUS_SUCCESS,
+              "an algorithm that needs no workspace runs without one");
+        before = emu_cublaslt_heuristic_calls();
+        check(lt_run(lt, g, 1.0f, a, b, 0.0f, c, nullptr, 0, false) == CUBLAS_STATUS_SUCCESS &&
+                  emu_cublaslt_heuristic_calls() == before + 1,
+              "cublasLtMatmul with algo NULL: an implicit heuristic query, counted");
+        msg = stderr_of([&] {
+            run = cublasLtMatmul(lt, g.desc, &one, a, g.a, b, g.b, &zero, c, g.c, b, g.c, &g.r.algo, ws, ws_bytes, 0);
+        });
+        check(run == CUBLAS_STATUS_NOT_SUPPORTED && msg.find(EMU_PREFIX) == 0, "D other than C: NOT_SUPPORTED here");
+        lt_release(&g);
+        lt_release(&g0);
+    }
+    { // combinations cuBLASLt has no kernel for, conflicting layouts, attribute sizes
+        LtGemm g;
+        std::string msg;
+        cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+        lt_prepare(lt, &g, false, false, 8, 8, 8, 8, 8, 8, CUDA_R_32F, ws_bytes);
+        cublasLtMatrixLayout_t bf, wrong_k, short_ld;
+        cublasLtMatrixLayoutCreate(&bf, CUDA_R_16BF, 8, 8, 8);
+        cublasLtMatrixLayoutCreate(&wrong_k, CUDA_R_32F, 9, 8, 9);
+        cublasLtMatrixLayoutCreate(&short_ld, CUDA_R_32F, 8, 8, 7);
+        cublasLtMatmulPreference_t pref;
+        cublasLtMatmulPreferenceCreate(&pref);
+        cublasLtMatmulHeuristicResult_t r;
+        int found = -1;
+        msg = stderr_of([&] { s = cublasLtMatmulAlgoGetHeuristic(lt, g.desc, g.a, bf, g.c, g.c, pref, 1, &r, &found); });
+        check(s == CUBLAS_STATUS_NOT_SUPPORTED && found == 0 && msg.find(EMU_PREFIX) == 0,
+              "heuristic for fp32 A with bf16 B: NOT_SUPPORTED (no mixed kernel), with a cuda-emu: message");
+        msg = stderr_of([&] { s = cublasLtMatmulAlgoGetHeuristic(lt, g.desc, bf, bf, g.c, bf, pref, 1, &r, &found); });
+        check(s == CUBLAS_STATUS_NOT_SUPPORTED, "heuristic for an fp32 C with a bf16 D: NOT_SUPPORTED");
+        cublasLtMatmulDesc_t half_scale;
+        cublasLtMatmulDescCreate(&half_scale, CUBLAS_COMPUTE_32F, CUDA_R_16BF);
+        msg = stderr_of([&] { s = cublasLtMatmulAlgoGetHeuristic(lt, half_scale, g.a, g.b, g.c, g.c, pref, 1, &r, &found); });
+        check(s == CUBLAS_STATUS_NOT_SUPPORTED, "heuristic for fp32 compute with a bf16 scale type: NOT_SUPPORTED");
+        msg = stderr_of([&] {
+            s = cublasLtMatmul(lt, g.desc, &one, a, g.a, b, bf, &zero, c, g.c, c, g.c, &g.r.algo, ws, ws_bytes, 0);
+        });
+        check(s == CUBLAS_STATUS_NOT_SUPPORTED, "cublasLtMatmul with fp32 A and bf16 B: NOT_SUPPORTED");
+        check(cublasLtMatmulAlgoGetHeuristic(lt, g.desc, g.a, wrong_k, g.c, g.c, pref, 1, &r, &found) ==
+                  CUBLAS_STATUS_INVALID_VALUE,
+              "op(B) with 9 rows against op(A)'s 8 columns: INVALID_VALUE");
+        check(cublasLtMatmulAlgoGetHeuristic(lt, g.desc, short_ld, g.b, g.c, g.c, pref, 1, &r, &found) ==
+                  CUBLAS_STATUS_INVALID_VALUE,
+              "a leading dimension below the rows: INVALID_VALUE");
+        check(cublasLtMatmulAlgoGetHeuristic(lt, g.desc, g.a, g.b, g.c, g.c, pref, 0, &r, &found) ==
+                  CUBLAS_STATUS_INVALID_VALUE,
+              "requestedAlgoCount 0: INVALID_VALUE");
+        const int64_t op64 = CUBLAS_OP_T;
+        const uint32_t ws32 = 1024;
+        check(cublasLtMatmulDescSetAttribute(g.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op64, sizeof op64) ==
+                      CUBLAS_STATUS_INVALID_VALUE &&
+                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws32,
+                                                       sizeof ws32) == CUBLAS_STATUS_INVALID_VALUE,
+              "attributes of the wrong size (TRANSA as 8 bytes, MAX_WORKSPACE_BYTES as 4): INVALID_VALUE");
+        check(cudaGetLastError() == cudaSuccess, "refused cuBLASLt arguments leave no CUDA error");
+        cublasLtMatmulPreferenceDestroy(pref);
+        cublasLtMatmulDescDestroy(half_scale);
+        cublasLtMatrixLayoutDestroy(bf);
+        cublasLtMatrixLayoutDestroy(wrong_k);
+        cublasLtMatrixLayoutDestroy(short_ld);
+        lt_release(&g);
+    }
+    cudaFree(a), cudaFree(b), cudaFree(c), cudaFree(ws);
+}
+
+// Faults of cublasLtMatmul, in a child: a workspace that is host memory, one shorter than the size passed, an
+// operand less aligned than its algorithm assumes, a host operand. Exits 0 when reported as a GPU would.
+static int lt_scenario(const char *name) {
+    cublasLtHandle_t lt;
+    if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) return 2;
+    const size_t ws_bytes = (size_t)32 << 20;
+    std::vector<char> host_ws(ws_bytes);
+    std::vector<float> host_a(64, 0.0f);
+    float *a = dev<float>(65), *b = dev<float>(64), *c = dev<float>(64);
+    cudaMemset(a, 0, 65 * sizeof(float));
+    cudaMemset(b, 0, 64 * sizeof(float));
+    void *ws_dev = dev<char>(ws_bytes), *ws = ws_dev;
+    const float *pa = a;
+    LtGemm g;
+    if (lt_prepare(lt, &g, false, false, 8, 8, 8, 8, 8, 8, CUDA_R_32F, ws_bytes) != CUBLAS_STATUS_SUCCESS) return 2;
+    if (strcmp(name, "lt_host_workspace") == 0) ws = host_ws.data();
+    else if (strcmp(name, "lt_short_workspace") == 0) ws = dev<char>(ws_bytes - 256);
+    else if (strcmp(name, "lt_misaligned_a") == 0) pa = a + 1; // 4-byte aligned; the algorithm assumes 16
+    else if (strcmp(name, "lt_host_a") == 0) pa = host_a.data();
+    else return 2;
+    cublasStatus_t s = lt_run(lt, g, 1.0f, pa, b, 0.0f, c, ws, ws_bytes);
+    printf("status %s\n", cublasGetStatusString(s));
+    cudaError_t again = cudaDeviceSynchronize();
+    printf("after %s\n", cudaGetErrorName(again));
+    cublasStatus_t s2 = lt_run(lt, g, 1.0f, a, b, 0.0f, c, ws_dev, ws_bytes); // valid, after the fault
+    printf("next product %s\n", cublasGetStatusString(s2));
+    const cudaError_t want = strcmp(name, "lt_misaligned_a") == 0 ? cudaErrorMisalignedAddress : cudaErrorIllegalAddress;
+    return s == CUBLAS_STATUS_EXECUTION_FAILED && again == want && s2 == CUBLAS_STATUS_EXECUTION_FAILED ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     self_path = argv[0];
-    if (argc > 1) return scenario(argv[1]);
+    if (argc > 1) return strncmp(argv[1], "lt_", 3) == 0 ? lt_scenario(argv[1]) : scenario(argv[1]);
     cudaSetDevice(0);
 
     // ---- device memory ----
@@ -304,6 +522,17 @@ int main(int argc, char **argv) {
     check(rc == 0 && out.find(EMU_PREFIX "cublasGemmEx: operand A") != std::string::npos,
           "A one float shorter than its span: reported as a fault");
     if (rc != 0) printf("%s", out.c_str());
+    test_cublaslt(h, lt);
+    const char *const lt_faults[][2] = {{"lt_host_workspace", "cublasLtMatmul: the workspace"},
+                                        {"lt_short_workspace", "cublasLtMatmul: the workspace"},
+                                        {"lt_misaligned_a", "cublasLtMatmul: operand A is not aligned"},
+                                        {"lt_host_a", "cublasLtMatmul: operand A"}};
+    for (const auto &f : lt_faults) {
+        rc = child(f[0], "", &out);
+        std::string what = std::string(f[0]) + ": reported as a GPU fault, EXECUTION_FAILED, sticky after";
+        check(rc == 0 && out.find(std::string(EMU_PREFIX) + f[1]) != std::string::npos, what.c_str());
+        if (rc != 0) printf("%s", out.c_str());
+    }
     cublasLtDestroy(lt);
     check(cublasDestroy(h) == CUBLAS_STATUS_SUCCESS, "cublasDestroy");
     cudaStreamDestroy(st);

@@ -1,5 +1,6 @@
 // Shared by the CUDA-vs-CPU parity test (tests/gpu): test_cuda_ops.c (per op, main), test_cuda_cached.c (the KV
-// cache ops), test_cuda_model.c (whole model + AdamW) and cuda_parity.c (the helpers below). Tolerances and error
+// cache ops), test_cuda_bf16.c and test_cuda_gemm.c (bf16 GEMMs, the GEMMs' algorithm table), test_cuda_model.c
+// (whole model + AdamW) and cuda_parity.c (the helpers below). Tolerances and error
 // measures: top of test_cuda_ops.c.
 #ifndef SHEAR_TESTS_CUDA_PARITY_H
 #define SHEAR_TESTS_CUDA_PARITY_H
@@ -70,6 +71,9 @@ void test_matmul(size_t N, int C, int OC);
 void test_classifier(size_t N, int d, int V, int mode, double grad_tol);
 // test_cuda_bf16.c: the group "bf16", run.precision: bf16 on both backends
 void test_bf16(void);
+// test_cuda_gemm.c: the GEMMs' algorithm table in the backends' current precision (`precision` names it):
+// one plan and one heuristic query per new GEMM, none on a repeat (same bits), K = 0 planned never
+void test_gemm_cache(const char *precision);
 // test_cuda_cached.c: the group "cached", rope_at_fwd and attention_cached_fwd (generation with a KV cache)
 void test_cached(void);
 

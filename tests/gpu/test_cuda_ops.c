@@ -792,6 +792,7 @@ int main(void) {
         test_bias(37, 1000, 1); // one partial block
     }
     if (want("bf16")) test_bf16();
+    if (want("matmul")) test_gemm_cache("fp32"); // after bf16's: the same shape in another precision plans again
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

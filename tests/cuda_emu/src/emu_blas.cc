@@ -1,9 +1,10 @@
-// CUDA emulation: cuBLAS (cublasGemmEx) and the cuBLASLt handle on OpenBLAS. cuBLAS's semantics are kept where a
-// backend bug would hide behind a forgiving BLAS: column-major operands with leading dimensions checked as cuBLAS
-// checks them (CUBLAS_STATUS_INVALID_VALUE), every operand's spanned bytes inside one device allocation (else the
-// fault a GPU would take: a message, sticky cudaErrorIllegalAddress), beta == 0 never reading C (a fresh output
-// holds NaN poison, and NaN * 0 is NaN: cuBLAS overwrites, so must this), and the guard zones checked after the
-// product. Math modes are recorded; TF32 is accepted and ignored (the emulation computes in fp32 on the CPU).
+// CUDA emulation: cuBLAS (cublasGemmEx) on OpenBLAS, and the product it shares with the emulated cuBLASLt
+// (emu_gemm; emu_blaslt.cc). cuBLAS's semantics are kept where a backend bug would hide behind a forgiving BLAS:
+// column-major operands with leading dimensions checked as cuBLAS checks them (CUBLAS_STATUS_INVALID_VALUE),
+// every operand's spanned bytes inside one device allocation (else the fault a GPU would take: a message, sticky
+// cudaErrorIllegalAddress), beta == 0 never reading C (a fresh output holds NaN poison, and NaN * 0 is NaN:
+// cuBLAS overwrites, so must this), and the guard zones checked after the product. Math modes are recorded;
+// TF32 is accepted and ignored (the emulation computes in fp32 on the CPU).
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +13,12 @@
 #include <algorithm>
 #include <vector>
 
-#include "cublasLt.h"
 #include "cublas_v2.h"
 #include "emu_internal.h"
 
 struct EmuCublas {
     cudaStream_t stream;
     cublasMath_t math;
-};
-struct EmuCublasLt {
-    int unused;
 };
 
 extern "C" {
@@ -75,59 +72,37 @@ const char *cublasGetStatusString(cublasStatus_t s) {
 }
 
 // A column-major rows x cols operand with leading dimension ld spans (cols - 1) ld + rows elements of elt bytes.
-static int operand_ok(const char *name, const void *p, int rows, int cols, int ld, size_t elt = sizeof(float)) {
+static int operand_ok(const char *who, const char *name, const void *p, int rows, int cols, int ld, size_t elt) {
     if (rows == 0 || cols == 0) return 1;
     size_t bytes = ((size_t)(cols - 1) * (size_t)ld + (size_t)rows) * elt;
     if (emu_is_device_range(p, bytes)) return 1;
     char what[160];
     emu_describe_pointer(p, what, sizeof what);
-    fprintf(stderr, EMU_PREFIX "cublasGemmEx: operand %s (%d x %d, ld %d, %zu bytes at %p) is not inside one device "
-            "allocation (%s): the GPU would fault here\n", name, rows, cols, ld, bytes, p, what);
+    fprintf(stderr, EMU_PREFIX "%s: operand %s (%d x %d, ld %d, %zu bytes at %p) is not inside one device "
+            "allocation (%s): the GPU would fault here\n", who, name, rows, cols, ld, bytes, p, what);
     emu_set_error(cudaErrorIllegalAddress, 1);
     return 0;
 }
 
-cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
-                            int k, const void *alpha, const void *A, cudaDataType_t Atype, int lda, const void *B,
-                            cudaDataType_t Btype, int ldb, const void *beta, void *C, cudaDataType_t Ctype, int ldc,
-                            cublasComputeType_t computeType, cublasGemmAlgo_t algo) {
-    (void)algo;
-    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
-    // fp32, or bf16 A and B with fp32 C and accumulation (what cuBLAS does on the tensor cores: the products of
-    // two bf16 are exact in fp32, the sum is fp32)
-    const int bf16 = Atype == CUDA_R_16BF && Btype == CUDA_R_16BF;
-    if (!((Atype == CUDA_R_32F && Btype == CUDA_R_32F) || bf16) || Ctype != CUDA_R_32F ||
-        computeType != CUBLAS_COMPUTE_32F) {
-        fprintf(stderr, EMU_PREFIX "cublasGemmEx: types A %d, B %d, C %d, compute %d; the emulation has fp32, and "
-                "bf16 A and B with an fp32 C, only\n", (int)Atype, (int)Btype, (int)Ctype, (int)computeType);
-        return CUBLAS_STATUS_NOT_SUPPORTED;
-    }
+// emu_internal.h; bf16 A and B are widened to fp32 exactly, so the bf16 product is the fp32 one of the rounded
+// inputs (what the tensor cores compute: exact products, fp32 sums)
+cublasStatus_t emu_gemm(const char *who, int transa, int transb, int m, int n, int k, float alpha, const void *A,
+                        int lda, const void *B, int ldb, float beta, float *C, int ldc, int bf16) {
     const size_t elt = bf16 ? 2 : sizeof(float);
-    if ((transa != CUBLAS_OP_N && transa != CUBLAS_OP_T) || (transb != CUBLAS_OP_N && transb != CUBLAS_OP_T))
-        return CUBLAS_STATUS_INVALID_VALUE;
-    // as stored: A is m x k (k x m when transposed), B is k x n (n x k)
-    int a_rows = transa == CUBLAS_OP_N ? m : k, a_cols = transa == CUBLAS_OP_N ? k : m;
-    int b_rows = transb == CUBLAS_OP_N ? k : n, b_cols = transb == CUBLAS_OP_N ? n : k;
-    if (m < 0 || n < 0 || k < 0 || lda < std::max(1, a_rows) || ldb < std::max(1, b_rows) || ldc < std::max(1, m) ||
-        !alpha || !beta)
-        return CUBLAS_STATUS_INVALID_VALUE;
-    if (emu_sticky_error() != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
-    if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
-    const float a = *(const float *)alpha, b = *(const float *)beta;
-    if (!operand_ok("C", C, m, n, ldc)) return CUBLAS_STATUS_EXECUTION_FAILED;
-    if (k > 0 && a != 0.0f &&
-        (!operand_ok("A", A, a_rows, a_cols, lda, elt) || !operand_ok("B", B, b_rows, b_cols, ldb, elt)))
+    const int a_rows = transa ? k : m, a_cols = transa ? m : k, b_rows = transb ? n : k, b_cols = transb ? k : n;
+    if (!operand_ok(who, "C", C, m, n, ldc, sizeof(float))) return CUBLAS_STATUS_EXECUTION_FAILED;
+    if (k > 0 && alpha != 0.0f &&
+        (!operand_ok(who, "A", A, a_rows, a_cols, lda, elt) || !operand_ok(who, "B", B, b_rows, b_cols, ldb, elt)))
         return CUBLAS_STATUS_EXECUTION_FAILED;
-    float *c = (float *)C;
-    if (b == 0.0f) {
+    if (beta == 0.0f) {
         // overwrite without reading: BLAS may compute 0 * C, and C may be NaN poison
         for (int j = 0; j < n; j++)
-            for (int i = 0; i < m; i++) c[(size_t)j * ldc + i] = 0.0f;
+            for (int i = 0; i < m; i++) C[(size_t)j * ldc + i] = 0.0f;
     }
-    if (k == 0 || a == 0.0f) {
-        if (b != 0.0f && b != 1.0f)
+    if (k == 0 || alpha == 0.0f) {
+        if (beta != 0.0f && beta != 1.0f)
             for (int j = 0; j < n; j++)
-                for (int i = 0; i < m; i++) c[(size_t)j * ldc + i] *= b;
+                for (int i = 0; i < m; i++) C[(size_t)j * ldc + i] *= beta;
     } else {
         // bf16: widened to fp32 (exact), then the fp32 product
         std::vector<float> wa, wb;
@@ -147,24 +122,39 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
             fa = wa.data();
             fb = wb.data();
         }
-        cblas_sgemm(CblasColMajor, transa == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
-                    transb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, a, fa, lda, fb, ldb,
-                    b == 0.0f ? 1.0f : b, c, ldc);
+        cblas_sgemm(CblasColMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans, m, n, k,
+                    alpha, fa, lda, fb, ldb, beta == 0.0f ? 1.0f : beta, C, ldc);
     }
-    if (!emu_check_guards("cublasGemmEx")) return CUBLAS_STATUS_EXECUTION_FAILED;
+    if (!emu_check_guards(who)) return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasLtCreate(cublasLtHandle_t *handle) {
-    if (!handle) return CUBLAS_STATUS_INVALID_VALUE;
-    *handle = (cublasLtHandle_t)calloc(1, sizeof(EmuCublasLt));
-    return *handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_ALLOC_FAILED;
-}
-
-cublasStatus_t cublasLtDestroy(cublasLtHandle_t handle) {
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                            int k, const void *alpha, const void *A, cudaDataType_t Atype, int lda, const void *B,
+                            cudaDataType_t Btype, int ldb, const void *beta, void *C, cudaDataType_t Ctype, int ldc,
+                            cublasComputeType_t computeType, cublasGemmAlgo_t algo) {
+    (void)algo;
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
-    free(handle);
-    return CUBLAS_STATUS_SUCCESS;
+    // fp32, or bf16 A and B with fp32 C and accumulation (what cuBLAS does on the tensor cores: the products of
+    // two bf16 are exact in fp32, the sum is fp32)
+    const int bf16 = Atype == CUDA_R_16BF && Btype == CUDA_R_16BF;
+    if (!((Atype == CUDA_R_32F && Btype == CUDA_R_32F) || bf16) || Ctype != CUDA_R_32F ||
+        computeType != CUBLAS_COMPUTE_32F) {
+        fprintf(stderr, EMU_PREFIX "cublasGemmEx: types A %d, B %d, C %d, compute %d; the emulation has fp32, and "
+                "bf16 A and B with an fp32 C, only\n", (int)Atype, (int)Btype, (int)Ctype, (int)computeType);
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    if ((transa != CUBLAS_OP_N && transa != CUBLAS_OP_T) || (transb != CUBLAS_OP_N && transb != CUBLAS_OP_T))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    // as stored: A is m x k (k x m when transposed), B is k x n (n x k)
+    const int a_rows = transa == CUBLAS_OP_N ? m : k, b_rows = transb == CUBLAS_OP_N ? k : n;
+    if (m < 0 || n < 0 || k < 0 || lda < std::max(1, a_rows) || ldb < std::max(1, b_rows) || ldc < std::max(1, m) ||
+        !alpha || !beta)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (emu_sticky_error() != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
+    if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+    return emu_gemm("cublasGemmEx", transa == CUBLAS_OP_T, transb == CUBLAS_OP_T, m, n, k, *(const float *)alpha, A,
+                    lda, B, ldb, *(const float *)beta, (float *)C, ldc, bf16);
 }
 
 } // extern "C"

@@ -1,11 +1,13 @@
-// Between the parts of the CUDA emulation: the launcher (emu_launch.cc, the execution model) and the NCCL
-// emulation (emu_nccl.cc) ask the runtime (emu_runtime.cc: device memory, errors, device facts) about pointers,
-// limits and errors; the emulation's own tests reach a few internals here. Not seen by Shear.
+// Between the parts of the CUDA emulation: the launcher (emu_launch.cc, the execution model), the NCCL
+// emulation (emu_nccl.cc) and the cuBLAS / cuBLASLt ones (emu_blas.cc, emu_blaslt.cc) ask the runtime
+// (emu_runtime.cc: device memory, errors, device facts) about pointers, limits and errors; cuBLASLt computes
+// with cuBLAS's product (emu_gemm); the emulation's own tests reach a few internals here. Not seen by Shear.
 #ifndef SHEAR_CUDA_EMU_INTERNAL_H
 #define SHEAR_CUDA_EMU_INTERNAL_H
 
 #include <stddef.h>
 
+#include "cublas_v2.h"
 #include "cuda_runtime_api.h"
 
 #ifdef __cplusplus
@@ -41,6 +43,14 @@ const struct cudaDeviceProp *emu_device_prop(void);
 // first invalid entry (not a number, out of range, negative, listed before) ends the list, so "" and "-1" hide
 // every device. Writes up to max physical indices to out, returns how many are visible.
 int emu_parse_visible(const char *s, int physical, int *out, int max);
+
+// The product of the emulated cublasGemmEx and cublasLtMatmul (emu_blas.cc), after each API's own argument
+// checks (sizes >= 0, leading dimensions large enough, m, n > 0, no sticky error): column-major C[m,n] = alpha
+// op(A) op(B) + beta C, A m x k as stored (k x m when transa), B k x n (n x k when transb), fp32 or (bf16 = 1)
+// bf16 A and B, fp32 C. Operand spans as device memory (else the sticky fault, named after `who`), beta == 0
+// never reads C, the guard zones are checked after.
+cublasStatus_t emu_gemm(const char *who, int transa, int transb, int m, int n, int k, float alpha, const void *A,
+                        int lda, const void *B, int ldb, float beta, float *C, int ldc, int bf16);
 
 // Writes the digest of device-to-host copies now ("copies N bytes B fnv1a HEX" to SHEAR_CUDA_EMU_DIGEST, %r the
 // MPI rank from the environment); a no-op without SHEAR_CUDA_EMU_DIGEST. Also runs at exit.
