@@ -18,7 +18,7 @@ NEW=$(realpath "$1"); BASE=$(realpath "$2")
 WORK=${3:-$(mktemp -d /tmp/shear-bitwise-XXXXXX)}
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 PY=${SHEAR_PYTHON:-/usr/bin/python3}
-MPIRUN=(mpirun --oversubscribe --allow-run-as-root --mca btl self,vader)
+MPIRUN=(mpirun --oversubscribe --allow-run-as-root --mca btl "self,vader")
 mkdir -p "$WORK"
 "$PY" "$ROOT/tests/train/make_store.py" "$WORK/tokens.h5" > /dev/null
 "$PY" "$ROOT/tests/train/make_store.py" "$WORK/tokens_v32k.h5" --domains cc --seq-len 256 --train 16 --eval 1 \
@@ -38,7 +38,7 @@ run() {
     local name=$1 np=$2 cmd=$3 deck=$4; shift 4
     for which in new base; do
         local bin=$NEW; [ $which = base ] && bin=$BASE
-        rm -rf "$WORK/$which/$name"
+        rm -rf "${WORK:?}/$which/$name"
         if ! "${MPIRUN[@]}" -np "$np" "$bin" "$cmd" "$deck" --set run.out_dir="$WORK/$which/$name" "$@" \
              > "$WORK/$which.$name.log" 2>&1; then
             echo "bitwise_vs_base: $which run $name failed (log: $WORK/$which.$name.log)" >&2; exit 2
