@@ -51,6 +51,18 @@ def rel_err(got, want):
     return (nd / nw if nw > 0 else nd), max_abs
 
 
+def output_problem(key, got, want):
+    """Why Shear's output /out/KEY cannot be compared with the reference's array (None when it can): missing,
+    another shape, or non-finite values (a NaN must never pass as a small error)."""
+    if got is None:
+        return f"missing /out/{key}"
+    if got.shape != want.shape:
+        return f"/out/{key} has shape {got.shape}, expected {want.shape}"
+    if not np.all(np.isfinite(got)):
+        return f"/out/{key} has {int(np.sum(~np.isfinite(got)))} non-finite values"
+    return None
+
+
 def reference(case, dtype):
     """Everything the driver writes, computed by the reference in dtype, as numpy float64."""
     c, P = ref.load_model(case, dtype)
@@ -107,16 +119,9 @@ def main():
         for key in keys:
             kind, _, name = key.rpartition("/")
             label = f"{kind or key:<10} {name if kind else '':<50}"
-            why = None
-            if key not in o:
-                why = f"missing /out/{key}"
-            else:
-                got = np.asarray(o[key][()], dtype=np.float64)
-                w = np.asarray(want[key], dtype=np.float64)
-                if got.shape != w.shape:
-                    why = f"/out/{key} has shape {got.shape}, expected {w.shape}"
-                elif not np.all(np.isfinite(got)):
-                    why = f"/out/{key} has {int(np.sum(~np.isfinite(got)))} non-finite values"
+            got = np.asarray(o[key][()], dtype=np.float64) if key in o else None
+            w = np.asarray(want[key], dtype=np.float64)
+            why = output_problem(key, got, w)
             if why:
                 print(f"FAIL {label} {why}")
                 failed += 1

@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "validation"))
 import ref_llama as ref  # noqa: E402
-from compare import rel_err  # noqa: E402
+from compare import output_problem, rel_err  # noqa: E402
 
 AC_FACTOR = 2.0
 
@@ -118,14 +118,8 @@ def main():
         kind, _, name = key.rpartition("/")
         label = f"{kind or key:<10} {name if kind else '':<50}"
         g, a, w = got.get(key), ac[key], exact[key]
-        why = None
-        if g is None:
-            why = f"missing /out/{key}"
-        elif g.shape != w.shape:
-            why = f"/out/{key} has shape {g.shape}, expected {w.shape}"
-        elif not np.all(np.isfinite(g)):
-            why = f"/out/{key} has {int(np.sum(~np.isfinite(g)))} non-finite values"
-        elif not np.all(np.isfinite(a)):
+        why = output_problem(key, g, w)
+        if why is None and not np.all(np.isfinite(a)):
             why = f"the autocast reference has {int(np.sum(~np.isfinite(a)))} non-finite values"
         if why:
             print(f"FAIL {label} {why}")
